@@ -1,0 +1,3 @@
+from emojid.cli import main
+
+main()

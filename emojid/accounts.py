@@ -1,0 +1,124 @@
+"""Local accounts, OAuth apps and bearer tokens (the part admin routes need).
+
+Passwords are hashed with argon2; tokens are random and stored only as
+SHA256 digests, so a leaked database holds no usable credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from emojid.errors import BadRequest, Conflict, NotFound
+from emojid.ids import new_id, now_iso
+from emojid.index import Index
+from emojid.index.accounts import Account, App, Token
+
+NICKNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+TOKEN_LIFETIME = timedelta(days=60)
+_hasher = PasswordHasher()
+# Verifying against this keeps unknown nicknames as slow as wrong passwords.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+
+# Mastodon's scope tree; a parent scope covers all of its children.
+TOP_SCOPES = ("read", "write", "follow", "push", "admin")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def scope_covers(granted: set[str], wanted: str) -> bool:
+    """`admin` covers `admin:write`, which covers `admin:write:accounts`."""
+    parts = wanted.split(":")
+    return any(":".join(parts[:i]) in granted for i in range(1, len(parts) + 1))
+
+
+def parse_scopes(raw: str | list | None, default: str = "read") -> str:
+    if raw is None or raw == "" or raw == []:
+        return default
+    words = raw if isinstance(raw, list) else re.split(r"[\s,+]+", str(raw))
+    words = [w for w in words if w]
+    for w in words:
+        if w.split(":")[0] not in TOP_SCOPES:
+            raise BadRequest(f"Unknown scope: {w}")
+    return " ".join(dict.fromkeys(words))
+
+
+class Accounts:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def create_user(self, nickname: str, password: str, email: str | None = None, admin: bool = False) -> Account:
+        if not NICKNAME.match(nickname or ""):
+            raise BadRequest(f"Invalid nickname: {nickname!r} (letters, digits and _ only)")
+        if not password:
+            raise BadRequest("Password cannot be empty")
+        if self.index.account_by_nickname(nickname):
+            raise Conflict(f"Nickname {nickname} has already been taken")
+        if email and self.index.account_by_email(email):
+            raise Conflict(f"Email {email} has already been taken")
+        account = Account(new_id(), nickname, email or None, _hasher.hash(password), admin, False, now_iso())
+        self.index.insert_account(account)
+        return account
+
+    def check_password(self, nickname: str, password: str) -> Account | None:
+        account = self.index.account_by_nickname(nickname)
+        try:
+            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if account is None or account.disabled:
+            return None
+        return account
+
+    def create_app(self, name: str, redirect_uris: str, scopes: str, website: str | None) -> App:
+        app = App(new_id(), secrets.token_urlsafe(32), secrets.token_urlsafe(32), name, redirect_uris,
+                  scopes, website, now_iso())
+        self.index.insert_app(app)
+        return app
+
+    def app_for_client(self, client_id: str | None, client_secret: str | None) -> App | None:
+        app = self.index.app_by_client_id(client_id or "")
+        if app is None or not hmac.compare_digest(app.client_secret, client_secret or ""):
+            return None
+        return app
+
+    def issue_token(self, account: Account | None, app: App | None, scopes: str) -> tuple[str, str, Token]:
+        """A new (access token, refresh token, row); only their digests are stored."""
+        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        valid_until = (datetime.now(timezone.utc) + TOKEN_LIFETIME).isoformat(timespec="seconds")
+        token = Token(new_id(), account.id if account else None, app.id if app else None, scopes,
+                      now_iso(), valid_until)
+        self.index.insert_token(token, token_digest(access), token_digest(refresh))
+        return access, refresh, token
+
+    def token_for_cli(self, nickname: str, scopes: str) -> str:
+        account = self.index.account_by_nickname(nickname)
+        if account is None:
+            raise NotFound(f"No account named {nickname}")
+        if "admin" in " ".join(parse_scopes(scopes).split()) and not account.is_admin:
+            raise BadRequest(f"{nickname} is not an admin: it cannot hold admin scopes")
+        access, _refresh, _token = self.issue_token(account, None, parse_scopes(scopes))
+        return access
+
+    def lookup_token(self, access: str) -> tuple[Token, Account | None] | None:
+        token = self.index.token_by_hash(token_digest(access))
+        if token is None:
+            return None
+        if token.valid_until and token.valid_until < datetime.now(timezone.utc).isoformat(timespec="seconds"):
+            return None
+        account = self.index.account_by_id(token.account_id) if token.account_id else None
+        if token.account_id and (account is None or account.disabled):
+            return None
+        return token, account
+
+    def revoke(self, access: str) -> bool:
+        token = self.index.token_by_hash(token_digest(access))
+        return bool(token and self.index.delete_token(token.id))

@@ -1,0 +1,86 @@
+"""build_app(config) -> the Starlette application, with its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from emojid.accounts import Accounts
+from emojid.auth import Authenticator
+from emojid.config import Config
+from emojid.errors import EmojidError
+from emojid.index import Index
+from emojid.packs import PackService
+from emojid.store import PackStore
+from emojid.watcher import Watcher
+from emojid.web import routes
+from starlette.middleware import Middleware
+
+from emojid.web.common import CloseForms, emojid_error, http_error, server_error
+from emojid.web.emoji_lists import EmojiListCache
+
+log = logging.getLogger("emojid.app")
+
+
+@dataclass
+class AppContext:
+    """The long-lived objects every handler reaches through request.app.state.ctx."""
+
+    config: Config
+    packs: PackService
+    accounts: Accounts
+    auth: Authenticator
+    emoji_lists: EmojiListCache = field(default_factory=EmojiListCache)
+    watcher: Watcher | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def index(self) -> Index:
+        return self.packs.index
+
+    @property
+    def store(self) -> PackStore:
+        return self.packs.store
+
+    def job_queue_stats(self) -> dict:
+        return {}
+
+
+def build_app(config: Config) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service = await anyio.to_thread.run_sync(PackService.open, config)
+        accounts = Accounts(service.index)
+        context = AppContext(config, service, accounts, Authenticator(accounts))
+        app.state.ctx = context
+        changed = await anyio.to_thread.run_sync(service.reconcile_sync)
+        log.info("index reconciled with %s: %d packs changed", config.packs_dir, changed)
+        context.tasks.append(asyncio.create_task(service.build_archives_forever(), name="emojid-archives"))
+        if config.watch.enabled:
+            context.watcher = Watcher(service, config.watch.debounce_ms)
+            context.watcher.start()
+        try:
+            yield
+        finally:
+            if context.watcher:
+                await context.watcher.stop()
+            for task in context.tasks:
+                task.cancel()
+            for task in context.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            service.close()
+
+    return Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        middleware=[Middleware(CloseForms)],
+        exception_handlers={EmojidError: emojid_error, HTTPException: http_error, Exception: server_error},
+    )

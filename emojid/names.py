@@ -1,0 +1,76 @@
+"""Validation of every pack name, filename and shortcode before it touches disk.
+
+Names come from HTTP requests, zip entries, hand-written pack.json files and
+remote servers: all hostile until these checks pass.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+
+from emojid.errors import BadRequest, Unprocessable
+
+_MAX_NAME = 128
+_MAX_PATH = 255
+
+
+def check_pack_name(name: str | None) -> str:
+    """One path component: no separators, no `..`, no NUL, no leading dot."""
+    if name is None or not name.strip():
+        raise BadRequest("pack name cannot be empty")
+    name = name.strip()
+    if (
+        len(name) > _MAX_NAME
+        or name in (".", "..")
+        or name.startswith(".")
+        or any(c in name for c in "/\\\0")
+        or any(unicodedata.category(c) == "Cc" for c in name)
+    ):
+        raise BadRequest(f"Invalid pack name: {name!r}")
+    return name
+
+
+def safe_relpath(path: str) -> str | None:
+    """`path` as a normalised relative POSIX path inside a pack, or None if unsafe."""
+    if not isinstance(path, str) or not path or len(path) > _MAX_PATH:
+        return None
+    if "\\" in path or "\0" in path or path.startswith("/"):
+        return None
+    if any(unicodedata.category(c) == "Cc" for c in path):
+        return None
+    parts = path.split("/")
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return None
+    return posixpath.join(*parts)
+
+
+def check_filename(filename: str | None, allowed_extensions: list[str]) -> str:
+    """A safe relative path with an allowed extension (422 when empty, 400 otherwise)."""
+    if filename is None or filename == "":
+        raise Unprocessable("pack name, shortcode or filename cannot be empty")
+    safe = safe_relpath(filename)
+    if safe is None:
+        raise BadRequest(f"Invalid filename: {filename!r}")
+    if extension(safe) not in allowed_extensions:
+        raise BadRequest(
+            f"Invalid filename: {filename!r} (allowed extensions: {', '.join(allowed_extensions)})"
+        )
+    return safe
+
+
+def check_shortcode(shortcode: str | None, pattern: str) -> str:
+    if shortcode is None or shortcode == "":
+        raise Unprocessable("pack name, shortcode or filename cannot be empty")
+    if not re.fullmatch(pattern, shortcode):
+        raise BadRequest(f"Invalid shortcode: {shortcode!r} does not match {pattern}")
+    return shortcode
+
+
+def extension(filename: str) -> str:
+    return posixpath.splitext(filename)[1].lower()
+
+
+def stem(filename: str) -> str:
+    return posixpath.splitext(posixpath.basename(filename))[0]

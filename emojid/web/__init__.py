@@ -1,0 +1,26 @@
+"""Every route, by API area. The Pleroma ones are mounted under both prefixes."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount
+
+from emojid.web import emoji_files, emoji_lists, emoji_packs, instance, legacy, oauth, static
+
+# /api/v1/pleroma/* is backwards compatible with /api/pleroma/*.
+pleroma_routes: list[BaseRoute] = [
+    *emoji_files.routes,
+    *emoji_packs.routes,
+    *emoji_lists.pleroma_routes,
+    *instance.pleroma_routes,
+]
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *oauth.routes,
+        *instance.routes,
+        *emoji_lists.routes,
+        *static.routes,
+        Mount("/api/v1/pleroma", routes=pleroma_routes),
+        Mount("/api/pleroma", routes=pleroma_routes + legacy.routes),
+    ]

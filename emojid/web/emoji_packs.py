@@ -1,0 +1,114 @@
+"""Pack endpoints: list, show, create, update metadata, delete, import, archive."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from emojid.auth import require
+from emojid.errors import BadRequest
+from emojid.index.packs import PackRow
+from emojid.web.common import JSON, ctx, int_param, read_params, text_param
+
+
+def pack_meta(row: PackRow) -> dict:
+    """The "pack" object as listings show it: can-download, and download-sha256 when shareable."""
+    meta = {k: v for k, v in row.meta.items() if k not in ("can-download", "download-sha256")}
+    meta["can-download"] = row.shareable
+    if row.shareable and row.archive_sha256:
+        meta["download-sha256"] = row.archive_sha256
+    return meta
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def pack_name(params: dict) -> str:
+    name = text_param(params, "name")
+    if name is None or not name.strip():
+        raise BadRequest("pack name cannot be empty")
+    return name.strip()
+
+
+async def list_packs(request: Request) -> Response:
+    params = await read_params(request)
+    page = int_param(params, "page", 1, minimum=1)
+    page_size = int_param(params, "page_size", 50, minimum=0)
+    rows, count = await ctx(request).packs.list_page(page, page_size)
+    # Each pack's files are stored as ready JSON: splice them in, do not re-encode.
+    entries = ",".join(
+        f'{_dumps(r.name)}:{{"files":{r.files_json},"pack":{_dumps(pack_meta(r))},"files_count":{r.files_count}}}'
+        for r in rows
+    )
+    return JSON(f'{{"packs":{{{entries}}},"count":{count}}}'.encode())
+
+
+async def show_pack(request: Request) -> Response:
+    params = await read_params(request)
+    name = pack_name(params)
+    page = int_param(params, "page", 1, minimum=1)
+    page_size = int_param(params, "page_size", 30, minimum=0)
+    row, files = await ctx(request).packs.show(name, page, page_size)
+    return JSON({"files": files, "files_count": row.files_count, "pack": pack_meta(row)})
+
+
+async def create_pack(request: Request) -> Response:
+    await require(request, "admin:write")
+    params = await read_params(request)
+    await ctx(request).packs.create(pack_name(params))
+    return JSON("ok")
+
+
+async def update_pack(request: Request) -> Response:
+    await require(request, "admin:write")
+    params = await read_params(request)
+    name = pack_name(params)
+    if "metadata" not in params:
+        raise BadRequest("Missing field: metadata.")
+    metadata = params["metadata"]
+    if isinstance(metadata, str):
+        # A form field may carry the object as JSON text.
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            raise BadRequest("metadata must be a JSON object") from None
+    return JSON(await ctx(request).packs.update_metadata(name, metadata))
+
+
+async def delete_pack(request: Request) -> Response:
+    await require(request, "admin:write")
+    params = await read_params(request)
+    await ctx(request).packs.delete(pack_name(params))
+    return JSON("ok")
+
+
+async def import_packs(request: Request) -> Response:
+    await require(request, "admin:write")
+    return JSON(await ctx(request).packs.import_packs())
+
+
+async def archive(request: Request) -> Response:
+    params = await read_params(request)
+    name = request.path_params.get("name") or pack_name(params)
+    row = await ctx(request).packs.archive(name.strip())
+    return FileResponse(
+        row.path,
+        media_type="application/zip",
+        filename=f"{name.strip()}.zip",
+        headers={"x-download-sha256": row.sha256, "etag": f'"{row.sha256.lower()}"'},
+    )
+
+
+routes = [
+    Route("/emoji/packs", list_packs, methods=["GET"]),
+    Route("/emoji/pack", show_pack, methods=["GET"]),
+    Route("/emoji/pack", create_pack, methods=["POST"]),
+    Route("/emoji/pack", update_pack, methods=["PATCH"]),
+    Route("/emoji/pack", delete_pack, methods=["DELETE"]),
+    Route("/emoji/packs/import", import_packs, methods=["GET"]),
+    Route("/emoji/packs/archive", archive, methods=["GET"]),
+]

@@ -1,0 +1,132 @@
+"""Fixtures: real emojid servers on 127.0.0.1 over real folders and SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import httpx
+import pytest
+import uvicorn
+
+from emojid.accounts import Accounts
+from emojid.app import build_app
+from emojid.config import Config, load
+from emojid.index import Index
+
+
+def write_config(root: Path, port: int, extra: str = "") -> Path:
+    """A real emojid.toml under `root`, storage paths relative to it."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "emojid.toml"
+    path.write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+base_url = "http://127.0.0.1:{port}"
+
+[storage]
+packs_dir = "packs"
+database = "emojid.db"
+cache_dir = "cache"
+
+[watch]
+debounce_ms = 20
+{extra}
+"""
+    )
+    return path
+
+
+@dataclass
+class Server:
+    url: str
+    config: Config
+    root: Path
+    admin_token: str = ""
+    user_token: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def packs_dir(self) -> Path:
+        return self.config.packs_dir
+
+    def client(self, token: str | None = None, **kw) -> httpx.AsyncClient:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kw)
+
+    def admin(self) -> httpx.AsyncClient:
+        return self.client(self.admin_token)
+
+    def anon(self) -> httpx.AsyncClient:
+        return self.client()
+
+
+def seed_accounts(config: Config) -> dict[str, str]:
+    """An admin and a plain user, with tokens, made by the same code the CLI uses."""
+    index = Index(config.database_path)
+    try:
+        accounts = Accounts(index)
+        accounts.create_user("admin", "adminpass", "admin@example.org", admin=True)
+        accounts.create_user("user", "userpass", "user@example.org", admin=False)
+        return {
+            "admin": accounts.token_for_cli("admin", "read write follow push admin"),
+            "admin_read": accounts.token_for_cli("admin", "read write"),
+            "user": accounts.token_for_cli("user", "read write"),
+        }
+    finally:
+        index.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None] | None = None) -> AsyncIterator[Server]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = load(write_config(root, port, extra), environ={})
+    tokens = seed_accounts(config)
+    if prepare:
+        prepare(config)
+    server = uvicorn.Server(uvicorn.Config(build_app(config), log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server failed to start")
+            await asyncio.sleep(0.01)
+        yield Server(f"http://127.0.0.1:{port}", config, root, tokens["admin"], tokens["user"], tokens)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    async with serving(tmp_path / "local") as s:
+        yield s
+
+
+@pytest.fixture
+async def remote_server(tmp_path: Path) -> AsyncIterator[Server]:
+    async with serving(tmp_path / "remote") as s:
+        yield s
+
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 5.0, step: float = 0.02):
+    """Poll an (async or plain) predicate until it is truthy; the value, or AssertionError."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(step)

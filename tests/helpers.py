@@ -1,0 +1,74 @@
+"""Real test material: images drawn with Pillow, zips built with zipfile."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+from PIL import Image
+
+
+def png_bytes(color: str = "red", size: int = 16) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGBA", (size, size), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(colors: tuple[str, ...] = ("red", "blue"), size: int = 16) -> bytes:
+    frames = [Image.new("RGB", (size, size), c) for c in colors]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+def webp_bytes(color: str = "green", size: int = 16) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, "WEBP")
+    return buf.getvalue()
+
+
+def jpeg_bytes(color: str = "yellow", size: int = 16) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def zip_bytes(entries: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+    """A zip of `entries` (name -> bytes); `symlinks` adds symlink entries (name -> target)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+def sha256_upper(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest().upper()
+
+
+def write_pack(packs_dir: Path, name: str, files: dict[str, str], meta: dict | None = None,
+               images: dict[str, bytes] | None = None) -> Path:
+    """A pack on disk as Pleroma lays it out; `images` defaults to a PNG per listed file."""
+    directory = packs_dir / name
+    directory.mkdir(parents=True, exist_ok=True)
+    for filename in set(files.values()):
+        path = directory / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes((images or {}).get(filename, png_bytes()))
+    doc = {"files": files, "pack": meta if meta is not None else {}, "files_count": len(files)}
+    (directory / "pack.json").write_text(json.dumps(doc, indent=2))
+    return directory
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root (relative path -> bytes): to assert nothing changed."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
