@@ -18,6 +18,9 @@ from emojid.config import Config
 from emojid.errors import EmojidError
 from emojid.index import Index
 from emojid.packs import PackService
+from emojid.remote import RemoteClient
+from emojid.remote_packs import RemotePacks
+from emojid.sync import Syncer
 from emojid.store import PackStore
 from emojid.watcher import Watcher
 from emojid.web import routes
@@ -37,6 +40,8 @@ class AppContext:
     packs: PackService
     accounts: Accounts
     auth: Authenticator
+    remote_packs: RemotePacks
+    syncer: Syncer
     emoji_lists: EmojiListCache = field(default_factory=EmojiListCache)
     watcher: Watcher | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -50,7 +55,7 @@ class AppContext:
         return self.packs.store
 
     def job_queue_stats(self) -> dict:
-        return {}
+        return self.syncer.queue_stats()
 
 
 def build_app(config: Config) -> Starlette:
@@ -58,17 +63,25 @@ def build_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service = await anyio.to_thread.run_sync(PackService.open, config)
         accounts = Accounts(service.index)
-        context = AppContext(config, service, accounts, Authenticator(accounts))
+        remote = RemoteClient(config.remote)
+        remote_packs = RemotePacks(service, remote)
+        service.fallback_checker = remote_packs.fallback_sha256
+        syncer = Syncer(service, remote_packs, config.sync)
+        context = AppContext(config, service, accounts, Authenticator(accounts), remote_packs, syncer)
         app.state.ctx = context
         changed = await anyio.to_thread.run_sync(service.reconcile_sync)
         log.info("index reconciled with %s: %d packs changed", config.packs_dir, changed)
         context.tasks.append(asyncio.create_task(service.build_archives_forever(), name="emojid-archives"))
+        stop_sync = asyncio.Event()
+        if config.sync:
+            context.tasks.append(asyncio.create_task(syncer.run_forever(stop_sync), name="emojid-sync"))
         if config.watch.enabled:
             context.watcher = Watcher(service, config.watch.debounce_ms)
             context.watcher.start()
         try:
             yield
         finally:
+            stop_sync.set()
             if context.watcher:
                 await context.watcher.stop()
             for task in context.tasks:
@@ -76,6 +89,7 @@ def build_app(config: Config) -> Starlette:
             for task in context.tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await remote.aclose()
             service.close()
 
     return Starlette(

@@ -7,10 +7,12 @@ and exit 1; no traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import click
 
@@ -93,6 +95,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     uv = uvicorn.Server(uvicorn.Config(build_app(config), host=server.host, port=server.port,
                                        log_level="info", proxy_headers=True, server_header=False))
+
+    def stopped(signum: int, frame: Any) -> None:
+        # uvicorn handles SIGINT/SIGTERM itself while serving, then re-raises the
+        # signal once shutdown is complete; that graceful stop is a success (exit 0),
+        # not a death by signal. Before uvicorn takes over, a signal just exits.
+        if not uv.should_exit:
+            raise SystemExit(0)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stopped)
     uv.run()
     if not uv.started:
         sys.exit(3)
@@ -207,6 +219,75 @@ def pack_import(ctx: click.Context) -> None:
     """Write pack.json for folders that lack one (emoji.txt honoured); print their names."""
     for name in _with_service(ctx, lambda service: asyncio.run(service.import_packs())):
         click.echo(name)
+
+
+@contextlib.asynccontextmanager
+async def _remote(service: Any) -> AsyncIterator[Any]:
+    from emojid.remote import RemoteClient
+    from emojid.remote_packs import RemotePacks
+
+    async with RemoteClient(service.config.remote) as client:
+        remote_packs = RemotePacks(service, client)
+        service.fallback_checker = remote_packs.fallback_sha256
+        yield remote_packs
+
+
+@pack.command("download")
+@click.argument("url")
+@click.argument("name")
+@click.option("--as", "as_name", default=None, help="Local name for the pack (default: NAME).")
+@click.pass_context
+def pack_download(ctx: click.Context, url: str, name: str, as_name: str | None) -> None:
+    """Download pack NAME from the instance at URL, verifying its SHA256.
+
+    \b
+    Example:
+        emojid pack download https://pleroma.example blobs --as blobs_mirror
+    """
+    async def run(service: Any) -> str:
+        async with _remote(service) as remote_packs:
+            return await remote_packs.download(url, name, as_name)
+
+    click.echo(_with_service(ctx, lambda service: asyncio.run(run(service))))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit (non-zero if any failed).")
+@click.option("--status", "show_status", is_flag=True, help="Print each job's last result and exit.")
+@click.pass_context
+def sync(ctx: click.Context, once: bool, show_status: bool) -> None:
+    """Run the [[sync]] mirror jobs of the config: forever, or --once (for a systemd timer)."""
+    from emojid.sync import Syncer
+
+    config = _config(ctx)
+    if not config.sync:
+        raise CliError("no [[sync]] jobs are configured")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    async def run(service: Any) -> bool:
+        async with _remote(service) as remote_packs:
+            syncer = Syncer(service, remote_packs, config.sync)
+            if show_status:
+                for st in syncer.statuses():
+                    click.echo(json.dumps(st.as_json(), ensure_ascii=False))
+                return True
+            if once:
+                statuses = await syncer.run_once()
+                for st in statuses:
+                    line = f"{st.url}: {st.result}"
+                    if st.updated:
+                        line += f" updated={','.join(st.updated)}"
+                    if st.conflicts:
+                        line += f" conflict={','.join(st.conflicts)}"
+                    if st.error:
+                        line += f" error={st.error}"
+                    click.echo(line)
+                return all(st.result in ("ok", "conflict") for st in statuses)
+            await syncer.run_forever(asyncio.Event())
+            return True
+
+    if not _with_service(ctx, lambda service: asyncio.run(run(service))):
+        sys.exit(1)
 
 
 @cli.command()

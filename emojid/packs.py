@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import anyio.to_thread
 
@@ -33,6 +33,8 @@ from emojid.errors import (
 )
 from emojid.images import verify_image
 from emojid.index import Index
+from emojid.ids import now_iso
+from emojid.index.mirrors import Mirror
 from emojid.index.packs import ArchiveRow, PackRow
 from emojid.names import check_filename, check_pack_name, check_shortcode, extension, stem
 from emojid.store import Pack, PackStore, PackUnreadable
@@ -59,6 +61,8 @@ class PackService:
         self.archives_dir = config.cache_dir / "archives"
         self._archive_locks: dict[str, asyncio.Lock] = {}
         self._pending_archives: asyncio.Queue[str] | None = None
+        # Set by the server: (pack files, URL) -> SHA256 of a verified fallback archive.
+        self.fallback_checker: Callable[[dict, str], Awaitable[str]] | None = None
 
     @classmethod
     def open(cls, config: Config) -> "PackService":
@@ -144,25 +148,49 @@ class PackService:
         await anyio.to_thread.run_sync(self._drop_archives, name)
 
     async def update_metadata(self, name: str, metadata: Any) -> dict:
+        """Replace a pack's metadata; a new fallback-src is downloaded and checked first."""
         name = check_pack_name(name)
         if not isinstance(metadata, dict):
             raise BadRequest("metadata must be a JSON object")
         meta = normalise_metadata(metadata)
+        current = await anyio.to_thread.run_sync(self.store.load, name)
+        source = meta.get("fallback-src")
+        if isinstance(source, str) and source and source != current.meta.get("fallback-src"):
+            if self.fallback_checker is None:
+                raise EmojidError("Checking a fallback-src needs the running server's remote client", status=503)
+            meta["fallback-src-sha256"] = await self.fallback_checker(current.files, source)
+        elif source and source == current.meta.get("fallback-src") and "fallback-src-sha256" not in meta:
+            # Unchanged source: keep the checksum it was verified with, without fetching again.
+            if current.meta.get("fallback-src-sha256"):
+                meta["fallback-src-sha256"] = current.meta["fallback-src-sha256"]
+        return await self._write(lambda: self.store.save_meta(name, meta).meta, name)
 
-        def write() -> dict:
-            pack = self.store.load(name)
-            if meta.get("fallback-src") and meta.get("fallback-src") != pack.meta.get("fallback-src"):
-                # Checking a new fallback source needs the remote client.
-                meta["fallback-src-sha256"] = self.fallback_checker(pack, meta["fallback-src"])
-            return self.store.save_meta(name, meta).meta
+    async def rename_pack(self, name: str, new_name: str) -> None:
+        """Move a pack folder to a new name (sync keeps locally edited copies this way)."""
+        name, new_name = check_pack_name(name), check_pack_name(new_name)
 
-        return await self._write(write, name)
+        def write() -> None:
+            self.store.move_into_place(self.store.pack_dir(name), self.store.pack_dir(new_name), replace=False)
+            self.index.forget_mirror(name)
 
-    def fallback_checker(self, pack: Pack, url: str) -> str:
-        raise EmojidError(
-            "Checking a new fallback-src needs the remote client, which this server does not have yet",
-            status=501,
-        )
+        await self._write(write, name, new_name)
+
+    async def install_staged(self, staging: Path, name: str, replace: bool,
+                             mirror: tuple[str, str, str] | None = None) -> None:
+        """Move a verified, unpacked pack folder into place in one rename.
+
+        `mirror` is (source URL, remote name, archive SHA256), recorded so sync
+        can tell a remote update from a local edit.
+        """
+        def write() -> None:
+            target = self.store.pack_dir(name)
+            self.store.move_into_place(staging, target, replace)
+            self.refresh_sync(name)
+            if mirror:
+                pack = self.store.load(name)
+                self.index.record_mirror(Mirror(name, mirror[0], mirror[1], mirror[2], pack.fingerprint, now_iso()))
+
+        await self._write(write, name)
 
     async def add_file(self, name: str, upload: Upload, shortcode: str | None, filename: str | None) -> dict:
         name = check_pack_name(name)
@@ -170,8 +198,10 @@ class PackService:
             raise PayloadTooLarge(f"{upload.filename} is larger than the allowed size")
         if await anyio.to_thread.run_sync(_is_zip, upload):
             return await self._add_zip(name, upload)
-        filename = filename or upload.filename
-        shortcode = shortcode or (stem(filename) if filename else None)
+        if filename is None:
+            filename = upload.filename
+        if shortcode is None:
+            shortcode = stem(filename) if filename else None
         filename = check_filename(filename, self.config.emoji.allowed_extensions)
         shortcode = check_shortcode(shortcode, self.config.emoji.shortcode_pattern)
         if upload.size > self.config.emoji.max_file_bytes:

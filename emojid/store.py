@@ -241,6 +241,23 @@ class PackStore:
         os.rename(directory, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
+    def move_into_place(self, staging: Path, target: Path, replace: bool) -> None:
+        """Rename a staged pack folder into the store; `replace` swaps out an existing pack."""
+        if not replace and os.path.lexists(target):
+            raise Conflict(f'A pack named "{target.name}" already exists')
+        trash = None
+        if replace and os.path.lexists(target):
+            trash = self.root / f".replacing-{target.name}-{os.urandom(4).hex()}"
+            os.rename(target, trash)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            if trash is not None:
+                os.rename(trash, target)
+            raise
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
     def save_meta(self, name: str, meta: dict) -> Pack:
         pack = self.load(name)
         self._write_pack_json(name, pack.files, meta)
@@ -387,34 +404,58 @@ class PackStore:
         if new_filename != filename and (users or (replaced != new_filename and os.path.lexists(self.pack_dir(name) / new_filename))):
             raise Conflict(f'File "{new_filename}" already exists in pack {name}')
         base = self.pack_dir(name)
+        moved = new_filename != filename
         created: list[Path] = []
-        if new_filename != filename:
+        backup: str | None = None
+        if moved:
             target = self.file_path(name, new_filename)
             if target is None:
                 raise Conflict(f"Invalid filename: {new_filename!r}")
             created = self._make_parents(base, target)
             try:
                 if replaced == new_filename:
-                    os.replace(base / filename, target)
+                    # The replaced emoji's file gives way, kept aside until pack.json is written.
+                    aside = self._temp_name(target)
+                    os.link(target, aside)
+                    backup = aside
+                    staged = self._temp_name(target)
+                    os.link(base / filename, staged)
+                    try:
+                        os.replace(staged, target)
+                    except OSError:
+                        os.unlink(staged)
+                        raise
                 else:
                     os.link(base / filename, target)
             except OSError:
+                if backup is not None:
+                    os.replace(backup, target)
                 self._remove_empty_dirs(created)
                 raise
         files[new_shortcode] = new_filename
         try:
             self._write_pack_json(name, files, pack.meta)
         except BaseException:
-            if new_filename != filename and replaced != new_filename:
+            if backup is not None:
+                os.replace(backup, base / new_filename)
+            elif moved:
                 with contextlib.suppress(OSError):
                     (base / new_filename).unlink()
                 self._remove_empty_dirs(created)
             raise
-        if new_filename != filename and replaced != new_filename:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+        # The old name goes (and its emptied folders) unless an alias still lists it.
+        if moved:
             self._unlink_unused(name, filename, files)
         if replaced is not None and replaced != new_filename:
             self._unlink_unused(name, replaced, files)
         return self.load(name)
+
+    @staticmethod
+    def _temp_name(target: Path) -> str:
+        return str(target.parent / f".tmp-{os.urandom(6).hex()}{extension(target.name)}")
 
     # -- import --------------------------------------------------------
 

@@ -16,13 +16,15 @@ import anyio.to_thread
 import sqlite_utils
 
 from emojid.index.accounts import AccountsIndex
+from emojid.index.mirrors import MirrorsIndex
 from emojid.index.packs import PacksIndex
+from emojid.index.sync_jobs import SyncJobsIndex
 from emojid.index.schema import migrations
 
 T = TypeVar("T")
 
 
-class Index(PacksIndex, AccountsIndex):
+class Index(PacksIndex, AccountsIndex, MirrorsIndex, SyncJobsIndex):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)

@@ -84,3 +84,37 @@ def m0002_accounts(db: sqlite_utils.Database) -> None:
         CREATE INDEX tokens_account ON tokens(account_id);
         """
     )
+
+
+@migrations()
+def m0003_mirrors(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE mirrors (
+            pack TEXT PRIMARY KEY,           -- the local pack name
+            source_url TEXT NOT NULL,        -- the remote instance
+            remote_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,            -- of the archive it was installed from
+            fingerprint TEXT NOT NULL,       -- the local pack right after install
+            installed_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m0004_sync_jobs(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sync_jobs (
+            url TEXT PRIMARY KEY,
+            last_run TEXT,
+            result TEXT,                     -- ok | failed | conflict
+            error TEXT,
+            updated TEXT NOT NULL DEFAULT '[]',    -- packs installed or updated, JSON
+            conflicts TEXT NOT NULL DEFAULT '[]',  -- packs held back by local edits, JSON
+            failures INTEGER NOT NULL DEFAULT 0,   -- consecutive failed runs (backoff)
+            next_run TEXT
+        );
+        """
+    )

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount
 
-from emojid.web import emoji_files, emoji_lists, emoji_packs, instance, legacy, oauth, static
+from emojid.web import (
+    emoji_files,
+    emoji_lists,
+    emoji_packs,
+    emoji_remote,
+    instance,
+    legacy,
+    oauth,
+    static,
+    sync_status,
+)
 
 # /api/v1/pleroma/* is backwards compatible with /api/pleroma/*.
 pleroma_routes: list[BaseRoute] = [
     *emoji_files.routes,
     *emoji_packs.routes,
+    *emoji_remote.routes,
+    *sync_status.routes,
     *emoji_lists.pleroma_routes,
     *instance.pleroma_routes,
 ]
@@ -22,5 +34,5 @@ def routes() -> list[BaseRoute]:
         *emoji_lists.routes,
         *static.routes,
         Mount("/api/v1/pleroma", routes=pleroma_routes),
-        Mount("/api/pleroma", routes=pleroma_routes + legacy.routes),
+        Mount("/api/pleroma", routes=pleroma_routes + emoji_remote.legacy_routes + legacy.routes),
     ]

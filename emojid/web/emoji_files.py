@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,14 +18,21 @@ async def add_file_from(request: Request, params: dict, name: str) -> dict:
     file = params.get("file")
     if file is None or file == "":
         raise BadRequest("Missing field: file.")
-    if not isinstance(file, UploadFile):
-        raise BadRequest("file must be uploaded as multipart/form-data (uploads by URL need the remote client)")
     service = ctx(request).packs
+    # Absent means "from the uploaded name"; present but empty is Pleroma's 422.
+    shortcode, filename = text_param(params, "shortcode"), text_param(params, "filename")
+    if isinstance(file, str):
+        # `file` may be a link to a remote image, fetched through the guarded remote client.
+        upload = await ctx(request).remote_packs.fetch_file(file)
+        try:
+            return await service.add_file(name, upload, shortcode, filename)
+        finally:
+            await anyio.to_thread.run_sync(upload.path.unlink, True)
+    if not isinstance(file, UploadFile):
+        raise BadRequest("file must be an uploaded file or a URL")
     limit = max(service.config.emoji.max_file_bytes, service.config.remote.max_download_bytes)
     async with spooled(request, file, limit) as upload:
-        return await service.add_file(
-            name, upload, text_param(params, "shortcode") or None, text_param(params, "filename") or None
-        )
+        return await service.add_file(name, upload, shortcode, filename)
 
 
 async def add_file(request: Request) -> Response:

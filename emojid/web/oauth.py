@@ -40,7 +40,18 @@ async def create_app(request: Request) -> Response:
     })
 
 
-def _grant_scopes(requested: str | None, allowed: str, is_admin: bool) -> str:
+def _requested_scopes(params: dict) -> str | list | None:
+    """Pleroma reads `scope`, else `scopes` (a string, or a list in JSON bodies)."""
+    for name in ("scope", "scopes"):
+        value = params.get(name)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        if value not in (None, ""):
+            return text_param(params, name)
+    return None
+
+
+def _grant_scopes(requested: str | list | None, allowed: str, is_admin: bool) -> str:
     """Requested scopes must lie within the app's; none requested means the app's."""
     allowed_set = set(allowed.split())
     chosen = parse_scopes(requested, default=allowed).split()
@@ -86,11 +97,11 @@ async def token(request: Request) -> Response:
         if account is None:
             # Pleroma's answer for a bad login
             raise BadRequest("Invalid credentials")
-        scopes = _grant_scopes(text_param(params, "scope"), app.scopes, account.is_admin)
+        scopes = _grant_scopes(_requested_scopes(params), app.scopes, account.is_admin)
         access, refresh, row = await anyio.to_thread.run_sync(accounts.issue_token, account, app, scopes)
         return JSON(_token_answer(access, refresh, scopes, account.id))
     if grant == "client_credentials":
-        scopes = _grant_scopes(text_param(params, "scope"), app.scopes, False)
+        scopes = _grant_scopes(_requested_scopes(params), app.scopes, False)
         access, _refresh, _row = await anyio.to_thread.run_sync(accounts.issue_token, None, app, scopes)
         return JSON(_token_answer(access, None, scopes, None))
     if grant == "refresh_token":
