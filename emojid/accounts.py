@@ -6,10 +6,12 @@ SHA256 digests, so a leaked database holds no usable credential.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import secrets
+import threading
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -22,9 +24,30 @@ from emojid.index.accounts import Account, App, Token
 
 NICKNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 TOKEN_LIFETIME = timedelta(days=60)
-_hasher = PasswordHasher()
-# Verifying against this keeps unknown nicknames as slow as wrong passwords.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+# OWASP's argon2id minimum (19 MiB, 2 passes) rather than argon2-cffi's 64 MiB
+# default: a small instance must stay under its memory budget while hashing.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# At most two hashes at once, whatever the number of worker threads.
+_hashing = threading.BoundedSemaphore(2)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps unknown nicknames as slow as wrong passwords."""
+    return _hasher.hash(secrets.token_hex(8))
+
+
+def hash_password(password: str) -> str:
+    with _hashing:
+        return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    with _hashing:
+        try:
+            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
 # Mastodon's scope tree; a parent scope covers all of its children.
 TOP_SCOPES = ("read", "write", "follow", "push", "admin")
@@ -64,15 +87,16 @@ class Accounts:
             raise Conflict(f"Nickname {nickname} has already been taken")
         if email and self.index.account_by_email(email):
             raise Conflict(f"Email {email} has already been taken")
-        account = Account(new_id(), nickname, email or None, _hasher.hash(password), admin, False, now_iso())
+        account = Account(new_id(), nickname, email or None, hash_password(password), admin, False, now_iso())
         self.index.insert_account(account)
         return account
 
     def check_password(self, nickname: str, password: str) -> Account | None:
+        """The account for a nickname (or, as Pleroma allows, an email) and its password."""
         account = self.index.account_by_nickname(nickname)
-        try:
-            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
+        if account is None and "@" in nickname:
+            account = self.index.account_by_email(nickname)
+        if not verify_password(account.password_hash if account else None, password):
             return None
         if account is None or account.disabled:
             return None

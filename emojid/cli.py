@@ -30,12 +30,35 @@ def _fail(exc: Exception) -> CliError:
     return CliError(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
 
 
+# `emojid` or `emojid pack` alone prints the help: not an error to shorten.
+_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _usage(exc: click.UsageError) -> click.ClickException:
+    """A usage mistake (missing argument, bad option value) as one line too."""
+    if isinstance(exc, _HELP):
+        return exc
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    error = CliError(exc.format_message() + hint)
+    error.exit_code = exc.exit_code
+    return error
+
+
 class Group(click.Group):
-    """Turns EmojidError (and OS errors on the store) into one line on stderr."""
+    """Turns EmojidError, OS errors on the store and usage errors into one line on stderr."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _usage(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _usage(exc) from None
         except EmojidError as exc:
             raise _fail(exc) from None
         except OSError as exc:
@@ -249,6 +272,172 @@ def pack_download(ctx: click.Context, url: str, name: str, as_name: str | None) 
             return await remote_packs.download(url, name, as_name)
 
     click.echo(_with_service(ctx, lambda service: asyncio.run(run(service))))
+
+
+# -- Pleroma emoji-index manifests (`mix pleroma.emoji`) -----------------------
+
+
+class _DownloadProgress:
+    """Progress of one download on a terminal; shown only once it is a long one (over 1 MiB)."""
+
+    MIN_BYTES = 1 << 20
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+        self.counting = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total is not None and total >= self.MIN_BYTES:
+            if self.bar is None:
+                self.bar = click.progressbar(length=total, label=self.label, file=sys.stdout)
+                self.bar.__enter__()
+            self.bar.update(done - self.shown)
+            self.shown = done
+        elif total is None and done >= self.MIN_BYTES:
+            # No declared size: a running byte count instead of a bar.
+            self.counting = True
+            click.echo(f"\r{self.label}: {done / (1 << 20):.1f} MiB", nl=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+        elif self.counting:
+            click.echo("")
+
+
+def _download_progress() -> Callable[[str], _DownloadProgress] | None:
+    """Progress bars only when stdout is a terminal (never in pipes, logs or tests)."""
+    return _DownloadProgress if sys.stdout.isatty() else None
+
+
+_MANIFEST_HELP = ("A manifest file or http(s) URL (default: Pleroma's emoji index, "
+                  "https://git.pleroma.social/pleroma/emoji-index/raw/master/index.json).")
+
+
+@pack.command("ls-manifest")
+@click.option("--manifest", "-m", "manifest", default=None, metavar="PATH_OR_URL", help=_MANIFEST_HELP)
+@click.pass_context
+def pack_ls_manifest(ctx: click.Context, manifest: str | None) -> None:
+    """List the packs of an emoji-index manifest: name, homepage, description, license, source.
+
+    \b
+    Example:
+        emojid pack ls-manifest --manifest https://example.org/emoji-index/index.json
+    """
+    from emojid.manifest import DEFAULT_MANIFEST, describe_lines, load_manifest
+    from emojid.remote import RemoteClient
+
+    config = _config(ctx)
+
+    async def run() -> Any:
+        async with RemoteClient(config.remote) as client:
+            return await load_manifest(client, manifest or DEFAULT_MANIFEST)
+
+    for name, info in asyncio.run(run()).packs.items():
+        for param, value in describe_lines(name, info):
+            click.echo(f"{click.style(param, bold=True)}: {value}")
+        click.echo("")
+
+
+@pack.command("get-packs")
+@click.option("--manifest", "-m", "manifest", default=None, metavar="PATH_OR_URL", help=_MANIFEST_HELP)
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def pack_get_packs(ctx: click.Context, manifest: str | None, names: tuple[str, ...]) -> None:
+    """Download, verify (src_sha256) and install packs NAMES from a manifest.
+
+    Each pack is installed whole or not at all; a failed pack prints one line on
+    stderr, the others go on, and the exit status is non-zero if any failed.
+
+    \b
+    Example:
+        emojid pack get-packs --manifest ./index.json finmoji blobs.gg
+    """
+    from emojid.manifest import DEFAULT_MANIFEST, ManifestInstaller, load_manifest
+
+    async def run(service: Any) -> list[str]:
+        async with _remote(service) as remote_packs:
+            loaded = await load_manifest(remote_packs.remote, manifest or DEFAULT_MANIFEST)
+            installer = ManifestInstaller(service, remote_packs.remote, say=click.echo,
+                                          progress=_download_progress())
+            failed = []
+            for name in names:
+                try:
+                    await installer.install(loaded, name)
+                except (EmojidError, OSError) as exc:
+                    message = _fail(exc).format_message()
+                    click.echo(f"emojid: {message if name in message else f'{name}: {message}'}", err=True)
+                    failed.append(name)
+            return failed
+
+    if _with_service(ctx, lambda service: asyncio.run(run(service))):
+        sys.exit(1)
+
+
+@pack.command("gen-pack")
+@click.argument("url")
+@click.option("--name", default=None, help="Pack name (default: the archive's file name without extension).")
+@click.option("--license", "license_", default=None, help="License (default: empty).")
+@click.option("--homepage", default=None, help="Homepage (default: empty).")
+@click.option("--description", default=None, help="Description (default: empty).")
+@click.option("--files", "files", default=None, type=click.Path(dir_okay=False),
+              help="Where to save the file list (default: NAME_files.json).")
+@click.option("--extensions", default=None,
+              help='Emoji file extensions, separated by spaces or commas (default: ".png .gif").')
+@click.option("--manifest-out", default=None, type=click.Path(dir_okay=False),
+              help="Manifest to create or update (default: NAME.json).")
+@click.pass_context
+def pack_gen_pack(ctx: click.Context, url: str, name: str | None, license_: str | None, homepage: str | None,
+                  description: str | None, files: str | None, extensions: str | None,
+                  manifest_out: str | None) -> None:
+    """Make a manifest entry and a file list for the pack archive at URL.
+
+    Downloads the archive, computes its SHA256 and lists the emoji in it
+    (shortcode = file name without extension). Missing options are asked for
+    when stdin is a terminal; otherwise their defaults are used.
+
+    \b
+    Example:
+        emojid pack gen-pack https://example.org/blobs.zip --name blobs \\
+            --license "Apache 2.0" --homepage https://blobs.gg --description "Blobs"
+    """
+    from emojid.manifest import DEFAULT_EXTENSIONS, gen_pack, parse_extensions, proposed_name
+    from emojid.remote import RemoteClient
+
+    config = _config(ctx)
+    interactive = sys.stdin.isatty()
+
+    def ask(value: str | None, question: str, default: str) -> str:
+        if value is not None:
+            return value
+        if interactive:
+            return click.prompt(question, default=default, show_default=bool(default))
+        return default
+
+    name = ask(name, "Pack name", proposed_name(url))
+    license_ = ask(license_, "License", "")
+    homepage = ask(homepage, "Homepage", "")
+    description = ask(description, "Description", "")
+    files = ask(files, "Save file list to", f"{name}_files.json")
+    exts = parse_extensions(ask(extensions, "Emoji file extensions (separated with spaces)",
+                                " ".join(DEFAULT_EXTENSIONS)))
+    manifest_path = manifest_out or f"{name}.json"
+    click.echo(f"Using {' '.join(exts)} extensions")
+
+    async def run() -> Any:
+        async with RemoteClient(config.remote) as client:
+            return await gen_pack(config, client, url, name, license_, homepage, description, files, exts,
+                                  manifest_path, say=click.echo, progress=_download_progress())
+
+    result = asyncio.run(run())
+    if result.duplicates:
+        click.echo(f"emojid: warning: shortcodes already taken, not listed: {', '.join(result.duplicates)}",
+                   err=True)
+    click.echo(f"\n{files} has been created and contains the list of all found emojis in the pack.\n"
+               "Please review the files in the pack and remove those not needed.\n")
+    click.echo(f"{manifest_path} has been {'created' if result.created else 'updated'} with the {result.name} pack")
 
 
 @cli.command()

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, BinaryIO, Callable
 
 import anyio.to_thread
 
@@ -29,6 +29,7 @@ from emojid.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
     Unprocessable,
 )
 from emojid.images import verify_image
@@ -278,16 +279,16 @@ class PackService:
     async def update_file(self, name: str, shortcode: str | None, new_shortcode: str | None,
                           new_filename: str | None, force: bool) -> dict:
         name = check_pack_name(name)
-        if not shortcode:
-            raise BadRequest("Missing field: shortcode.")
-        if new_shortcode is None:
-            raise BadRequest("Missing field: new_shortcode.")
-        if not new_shortcode or not new_filename:
+        for field, value in (("shortcode", shortcode), ("new_shortcode", new_shortcode),
+                             ("new_filename", new_filename)):
+            if value is None:
+                raise BadRequest(f"Missing field: {field}.")
+        if not shortcode or not new_shortcode or not new_filename:
             raise Unprocessable("new_shortcode or new_filename cannot be empty")
         check_shortcode(new_shortcode, self.config.emoji.shortcode_pattern)
         new_filename = check_filename(new_filename, self.config.emoji.allowed_extensions)
 
-        def write() -> tuple[dict, str | None]:
+        def write() -> dict:
             if not self.store.exists(name):
                 raise NotFound(f'pack "{name}" is not found')
             owner = self.index.shortcode_owner(new_shortcode)
@@ -299,24 +300,24 @@ class PackService:
             files = self.store.update_file(name, shortcode, new_shortcode, new_filename, force).sorted_files()
             if elsewhere:
                 # Shortcodes are unique across packs: a forced rename replaces the other pack's emoji.
-                self.store.remove_file(elsewhere, new_shortcode)
-            return files, elsewhere
+                with contextlib.suppress(NotFound, BadRequest):  # gone meanwhile: nothing to replace
+                    self.store.remove_file(elsewhere, new_shortcode)
+                self.refresh_sync(elsewhere)
+            return files
 
-        files, elsewhere = await self._write(write, name)
-        if elsewhere:
-            await self.refresh(elsewhere)
-        return files
+        return await self._write(write, name)
 
     async def remove_file(self, name: str, shortcode: str | None) -> dict:
         name = check_pack_name(name)
         if shortcode is None:
             raise BadRequest("Missing field: shortcode.")
-        if not shortcode:
-            raise Unprocessable("pack name or shortcode cannot be empty")
 
         def write() -> dict:
+            # As Pleroma: an unknown pack is 404 before an empty shortcode is 422.
             if not self.store.exists(name):
                 raise NotFound(f'pack "{name}" is not found')
+            if not shortcode:
+                raise Unprocessable("pack name or shortcode cannot be empty")
             return self.store.remove_file(name, shortcode).sorted_files()
 
         return await self._write(write, name)
@@ -366,32 +367,67 @@ class PackService:
     async def archive(self, name: str) -> ArchiveRow:
         """The archive of the pack as it is on disk now, built if this version has none."""
         name = check_pack_name(name)
-        pack = await anyio.to_thread.run_sync(self.store.load, name)
-        if not pack.shareable:
-            raise Forbidden(
-                f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
-                "for this pack or some files are missing"
-            )
         lock = self._archive_locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await anyio.to_thread.run_sync(self._archive_sync, pack)
+            # The pack is read under the lock: a caller that waited must see it as it is now.
+            return await anyio.to_thread.run_sync(self._archive_sync, name)
 
-    def _archive_sync(self, pack: Pack) -> ArchiveRow:
-        known = self.index.get_archive(pack.name)
-        if known and known.fingerprint == pack.fingerprint and os.path.isfile(known.path):
-            return known
-        target = self.archives_dir / pack.name / f"{pack.fingerprint[:32]}.zip"
-        sha = self.store.write_archive(pack, target)
-        row = ArchiveRow(pack.fingerprint, sha, str(target), target.stat().st_size)
-        # A file changed while we zipped: this archive may mix versions, so it is not recorded.
-        if self.store.load(pack.name).fingerprint != pack.fingerprint:
-            return row
-        self.index.set_archive(pack.name, row)
-        for old in (self.archives_dir / pack.name).glob("*.zip"):
-            if old != target:
-                with contextlib.suppress(OSError):
-                    old.unlink()
-        return row
+    async def open_archive(self, name: str) -> tuple[ArchiveRow, BinaryIO]:
+        """The current archive, already open.
+
+        A newer build unlinks the superseded file, possibly right after it was
+        chosen here: only an open file is safe to stream from.
+        """
+        for _ in range(5):
+            row = await self.archive(name)
+            try:
+                return row, await anyio.to_thread.run_sync(open, row.path, "rb")
+            except FileNotFoundError:
+                continue  # superseded meanwhile: take the newer one
+        raise Unavailable(f"Pack {name} keeps changing on disk; try again later")
+
+    def _archive_sync(self, name: str) -> ArchiveRow:
+        pack = self.store.load(name)
+        for _attempt in range(3):
+            if not pack.shareable:
+                raise Forbidden(
+                    f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
+                    "for this pack or some files are missing"
+                )
+            known = self.index.get_archive(name)
+            if known and known.fingerprint == pack.fingerprint and os.path.isfile(known.path):
+                return known
+            row = self._build_archive(pack)
+            current = self.store.load(name)
+            if current.fingerprint == pack.fingerprint:
+                self.index.set_archive(name, row)
+                self._remove_archives_but(name, Path(row.path))
+                return row
+            # A file changed while we zipped: this archive may mix versions; zip the new one.
+            pack = current
+        return row  # still changing: serve the last build, unrecorded
+
+    def _build_archive(self, pack: Pack) -> ArchiveRow:
+        directory = self.archives_dir / pack.name
+        building = directory / f".build-{os.getpid()}-{os.urandom(6).hex()}"
+        try:
+            sha = self.store.write_archive(pack, building)
+            # Named by content: whichever file a reader opens, its bytes match its SHA256.
+            target = directory / f"{sha.lower()}.zip"
+            os.replace(building, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                building.unlink()
+            raise
+        return ArchiveRow(pack.fingerprint, sha, str(target), target.stat().st_size)
+
+    def _remove_archives_but(self, name: str, keep: Path) -> None:
+        """Superseded archives; builds in progress (dot files) are left alone."""
+        with contextlib.suppress(OSError), os.scandir(self.archives_dir / name) as entries:
+            for entry in entries:
+                if entry.name.endswith(".zip") and not entry.name.startswith(".") and entry.path != str(keep):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
     def _drop_archives(self, name: str) -> None:
         shutil.rmtree(self.archives_dir / name, ignore_errors=True)

@@ -197,8 +197,12 @@ class RemoteClient:
         except (ValueError, UnicodeDecodeError):
             raise RemoteError(f"{url} did not answer JSON") from None
 
-    async def download(self, url: str, directory: Path, max_bytes: int | None = None) -> Downloaded:
-        """Stream `url` into a new temp file in `directory`, hashing as it comes."""
+    async def download(self, url: str, directory: Path, max_bytes: int | None = None,
+                       progress: Callable[[int, int | None], None] | None = None) -> Downloaded:
+        """Stream `url` into a new temp file in `directory`, hashing as it comes.
+
+        `progress(bytes_so_far, declared_total_or_None)` is called after each chunk.
+        """
         limit = max_bytes or self.config.max_download_bytes
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="download-")
@@ -221,6 +225,8 @@ class RemoteClient:
                             raise PayloadTooLarge(f"{url} is larger than the limit of {limit} bytes")
                         digest.update(chunk)
                         await out.write(chunk)
+                        if progress is not None:
+                            progress(size, int(declared) if declared and declared.isdigit() else None)
                 content_type = response.headers.get("content-type")
         except BaseException:
             with contextlib.suppress(OSError):

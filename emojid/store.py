@@ -155,11 +155,14 @@ class PackStore:
         if pack.problems:
             log.warning("pack %s: %s", name, "; ".join(pack.problems))
         pack.tags = self._emoji_txt_tags(directory, name)
-        pack.fingerprint, pack.complete = self._fingerprint(directory, raw, pack.files)
+        pack.fingerprint, pack.complete = self._fingerprint(directory, raw, pack.files, pack.tags)
         return pack
 
-    def _fingerprint(self, directory: Path, pack_json: bytes, files: dict[str, str]) -> tuple[str, bool]:
+    def _fingerprint(self, directory: Path, pack_json: bytes, files: dict[str, str],
+                     tags: dict[str, list[str]]) -> tuple[str, bool]:
         digest = hashlib.sha256(pack_json)
+        # emoji.txt tags are indexed too: editing them alone must count as a change.
+        digest.update(json.dumps(tags, sort_keys=True).encode())
         complete = True
         for filename in sorted(set(files.values())):
             try:
@@ -336,15 +339,22 @@ class PackStore:
                 os.unlink(tmp)
 
     def _make_parents(self, base: Path, target: Path) -> list[Path]:
-        created = []
+        created: list[Path] = []
         parent = target.parent
         missing = []
-        while parent != base and not parent.exists():
+        while parent != base and not os.path.lexists(parent):
             missing.append(parent)
             parent = parent.parent
-        for d in reversed(missing):
-            d.mkdir()
-            created.append(d)
+        if not parent.is_dir():
+            # `a.png/b.png` when a.png is a file (or a dangling link): refused, never a 500.
+            raise Conflict(f'"{parent.relative_to(base).as_posix()}" already exists and is not a folder')
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                created.append(d)
+        except OSError as exc:
+            self._remove_empty_dirs(created)
+            raise Conflict(f'Cannot create the folder "{d.relative_to(base).as_posix()}" ({exc.strerror})') from None
         return created
 
     def _remove_empty_dirs(self, dirs: list[Path]) -> None:

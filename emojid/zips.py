@@ -28,11 +28,24 @@ def looks_like_zip(path: Path, content_type: str | None) -> bool:
         return fh.read(4) in ZIP_MAGIC
 
 
+def is_litter(name: str) -> bool:
+    """OS litter (__MACOSX/, ._resource forks, .DS_Store) is skipped, not refused.
+
+    Only names that are otherwise safe count: traversal, absolute paths and
+    backslashes are never litter, whatever they look like.
+    """
+    parts = name.rstrip("/").split("/")
+    if "\\" in name or "\0" in name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return False
+    return parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts)
+
+
 def checked_entries(zf: zipfile.ZipFile, limits: ZipLimits, label: str) -> dict[str, zipfile.ZipInfo]:
     """Safe relative path -> entry for every file entry; refuses the whole archive otherwise.
 
     Refused: traversal, absolute paths, backslashes, symlinks, duplicate names,
     too many entries, and zip bombs (total size or compression ratio).
+    Skipped: OS litter such as __MACOSX/ folders and dot-files.
     """
     infos = zf.infolist()
     if len(infos) > limits.max_entries:
@@ -40,6 +53,8 @@ def checked_entries(zf: zipfile.ZipFile, limits: ZipLimits, label: str) -> dict[
     entries: dict[str, zipfile.ZipInfo] = {}
     total = 0
     for info in infos:
+        if is_litter(info.filename):
+            continue
         if info.is_dir():
             if safe_relpath(info.filename.rstrip("/")) is None:
                 raise BadRequest(f"{label}: unsafe entry {info.filename!r}")

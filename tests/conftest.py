@@ -85,7 +85,11 @@ def seed_accounts(config: Config) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None] | None = None) -> AsyncIterator[Server]:
-    sock = socket.create_server(("127.0.0.1", 0))
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so,
+    # and without it every response waits ~40 ms on a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
     port = sock.getsockname()[1]
     config = load(write_config(root, port, extra), environ={})
     tokens = seed_accounts(config)

@@ -33,6 +33,14 @@ _PACK_COLUMNS = """p.name, p.meta, p.files, p.files_count, p.fingerprint, p.shar
     CASE WHEN a.fingerprint = p.fingerprint THEN a.sha256 END"""
 
 
+# Pages far past the end are just empty: keep offsets and limits within SQLite's integers.
+_SQL_MAX = 2**63 - 1
+
+
+def _page(offset: int, limit: int) -> tuple[int, int]:
+    return min(limit, _SQL_MAX), min(offset, _SQL_MAX)
+
+
 def _pack_row(row: tuple) -> PackRow:
     return PackRow(row[0], json.loads(row[1]), row[2], row[3], row[4], bool(row[5]), row[6])
 
@@ -133,7 +141,7 @@ class PacksIndex:
         rows = self.execute(
             f"SELECT {_PACK_COLUMNS} FROM packs p LEFT JOIN archives a ON a.pack = p.name "
             "ORDER BY p.name LIMIT ? OFFSET ?",
-            (limit, offset),
+            _page(offset, limit),
         )
         return [_pack_row(r) for r in rows]
 
@@ -147,7 +155,7 @@ class PacksIndex:
     def pack_files(self, name: str, offset: int, limit: int) -> dict[str, str]:
         rows = self.execute(
             "SELECT shortcode, filename FROM emoji WHERE pack = ? ORDER BY shortcode LIMIT ? OFFSET ?",
-            (name, limit, offset),
+            (name, *_page(offset, limit)),
         )
         return dict(rows)
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from typing import AsyncIterator, BinaryIO
+from urllib.parse import quote
 
+import anyio.to_thread
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from emojid.auth import require
@@ -91,16 +96,32 @@ async def import_packs(request: Request) -> Response:
     return JSON(await ctx(request).packs.import_packs())
 
 
+async def _chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await anyio.to_thread.run_sync(fh.read, 1 << 20):
+            yield chunk
+    finally:
+        fh.close()
+
+
 async def archive(request: Request) -> Response:
     params = await read_params(request)
-    name = request.path_params.get("name") or pack_name(params)
-    row = await ctx(request).packs.archive(name.strip())
-    return FileResponse(
-        row.path,
-        media_type="application/zip",
-        filename=f"{name.strip()}.zip",
-        headers={"x-download-sha256": row.sha256, "etag": f'"{row.sha256.lower()}"'},
-    )
+    name = (request.path_params.get("name") or pack_name(params)).strip()
+    # Streamed from a file opened up front: a newer build may unlink it at any moment.
+    row, fh = await ctx(request).packs.open_archive(name)
+    quoted = quote(f"{name}.zip")
+    headers = {
+        "content-length": str(os.fstat(fh.fileno()).st_size),
+        "content-disposition": f'attachment; filename="{name}.zip"' if quoted == f"{name}.zip"
+        else f"attachment; filename*=utf-8''{quoted}",
+        "x-download-sha256": row.sha256,
+        "etag": f'"{row.sha256.lower()}"',
+    }
+    if request.method == "HEAD":
+        fh.close()
+        return Response(media_type="application/zip", headers=headers)
+    return StreamingResponse(_chunks(fh), media_type="application/zip", headers=headers,
+                             background=BackgroundTask(fh.close))
 
 
 routes = [

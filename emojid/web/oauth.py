@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
+from urllib.parse import unquote_plus
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -17,7 +20,11 @@ from emojid.web.common import JSON, ctx, read_params, text_param
 async def create_app(request: Request) -> Response:
     params = await read_params(request)
     name = text_param(params, "client_name")
-    redirect_uris = text_param(params, "redirect_uris")
+    raw_uris = params.get("redirect_uris")
+    if isinstance(raw_uris, list) and all(isinstance(u, str) for u in raw_uris):
+        redirect_uris = "\n".join(u.strip() for u in raw_uris if u.strip())  # Mastodon takes an array too
+    else:
+        redirect_uris = text_param(params, "redirect_uris")
     if not name:
         raise Unprocessable("Missing field: client_name.")
     if not redirect_uris:
@@ -38,6 +45,19 @@ async def create_app(request: Request) -> Response:
         "scopes": app.scopes.split(),
         "vapid_key": None,
     })
+
+
+def _client_credentials(request: Request, params: dict) -> tuple[str | None, str | None]:
+    """client_id and client_secret: from an HTTP Basic header (RFC 6749 2.3.1), else the body."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            client_id, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("Invalid client") from None
+        if sep:
+            return unquote_plus(client_id), unquote_plus(secret)
+    return text_param(params, "client_id"), text_param(params, "client_secret")
 
 
 def _requested_scopes(params: dict) -> str | list | None:
@@ -85,9 +105,7 @@ async def token(request: Request) -> Response:
     params = await read_params(request)
     accounts = ctx(request).accounts
     grant = text_param(params, "grant_type")
-    app = await anyio.to_thread.run_sync(
-        accounts.app_for_client, text_param(params, "client_id"), text_param(params, "client_secret")
-    )
+    app = await anyio.to_thread.run_sync(accounts.app_for_client, *_client_credentials(request, params))
     if app is None:
         raise Unauthorized("Invalid client")
     if grant == "password":

@@ -43,7 +43,9 @@ async def emoji_file(request: Request) -> Response:
     etag = '"' + hashlib.md5(f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}".encode()).hexdigest() + '"'
     headers = {"etag": etag, "cache-control": CACHE_CONTROL, "x-content-type-options": "nosniff"}
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match and (if_none_match.strip() == "*" or etag in [t.strip() for t in if_none_match.split(",")]):
+    # Weak comparison (RFC 9110): a proxy may hand back our tag as W/"...".
+    if if_none_match and (if_none_match.strip() == "*" or etag in [t.strip().removeprefix("W/")
+                                                                  for t in if_none_match.split(",")]):
         return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=media_type, stat_result=st, headers=headers)
 

@@ -1,0 +1,713 @@
+"""`make bench`: emojid against a 100k-emoji corpus, loopback only, bounded loops.
+
+Prints each figure on its own line (`label: value (target ...) OK|MISS`) and a
+summary. Exit status 0 whether or not targets are met; non-zero only when the
+bench itself broke (server would not start, wrong answers, ...).
+
+The corpus (bench/corpus/, gitignored) is generated once by gen_corpus.py and
+reused. The output of the last run is also kept in bench/results/last-run.txt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import gen_corpus as gc  # noqa: E402
+
+CORPUS = gc.CORPUS
+SMALL = gc.SMALL
+RESULTS = HERE / "results"
+EMOJID = Path(sys.executable).with_name("emojid")
+
+LISTING = "/api/v1/pleroma/emoji/packs"
+SHOW = "/api/v1/pleroma/emoji/pack"
+HEALTH = "/api/v1/pleroma/healthcheck"
+
+# Hand-edit fixtures used by the watcher figures (removed again at the end).
+ADDED_PACK = gc.pack_name(1)
+ADDED_SHORTCODE = "bench_added"
+ADDED_FILE = "bench_added.png"
+NEW_PACK = "bench_new_pack"  # sorts before "big": first on page 1
+
+REQUESTS = 200
+RSS_TARGET_MB = 150
+
+
+class BenchError(Exception):
+    """The bench itself broke (not a missed target)."""
+
+
+# -- output ----------------------------------------------------------------
+
+OUT: list[str] = []
+CHECKS: list[tuple[str, bool, str]] = []
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+    OUT.append(text)
+
+
+def check(label: str, value: str, target: str, ok: bool) -> None:
+    verdict = "OK" if ok else "MISS"
+    say(f"{label}: {value} (target {target}) {verdict}")
+    CHECKS.append((label, ok, f"{value} (target {target})"))
+
+
+def info(label: str, value: str) -> None:
+    say(f"{label}: {value}")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    k = max(0, math.ceil(p / 100 * len(ordered)) - 1)
+    return ordered[k]
+
+
+def p50(values: list[float]) -> float:
+    return pct(values, 50)
+
+
+# -- processes ---------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env() -> dict[str, str]:
+    # EMOJID_* overrides from the caller's shell would change what we measure.
+    return {k: v for k, v in os.environ.items() if not k.startswith("EMOJID_")}
+
+
+class RssSampler(threading.Thread):
+    """VmRSS of one pid every 50 ms; the maximum overall and per phase."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True, name=f"rss-{pid}")
+        self.pid = pid
+        self.phase = "startup"
+        self.max_kb = 0
+        self.max_phase = ""
+        self.by_phase: dict[str, int] = {}
+        self.hwm_kb = 0
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def read(self) -> tuple[int, int] | None:
+        try:
+            text = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return None
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        rss = int(fields.get("VmRSS", "0 kB").split()[0])
+        hwm = int(fields.get("VmHWM", "0 kB").split()[0])
+        return rss, hwm
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            got = self.read()
+            if got is not None:
+                rss, hwm = got
+                self.samples += 1
+                self.hwm_kb = max(self.hwm_kb, hwm)
+                self.by_phase[self.phase] = max(self.by_phase.get(self.phase, 0), rss)
+                if rss > self.max_kb:
+                    self.max_kb, self.max_phase = rss, self.phase
+            self._halt.wait(0.05)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(2)
+
+
+class Server:
+    """`emojid --config X serve --port P` as a subprocess, stopped with SIGTERM."""
+
+    def __init__(self, config: Path, label: str) -> None:
+        self.config = config
+        self.label = label
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = RESULTS / f"server-{label}.log"
+        self.proc: subprocess.Popen | None = None
+        self.rss: RssSampler | None = None
+
+    def start(self) -> float:
+        RESULTS.mkdir(exist_ok=True)
+        log = open(self.log_path, "wb")
+        cmd = [str(EMOJID), "--config", str(self.config), "serve", "--port", str(self.port)]
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
+                                     cwd=str(self.config.parent))
+        log.close()
+        self.rss = RssSampler(self.proc.pid)
+        self.rss.start()
+        deadline = time.monotonic() + 600
+        with httpx.Client(base_url=self.base, timeout=5) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise BenchError(f"{self.label} server exited with {self.proc.returncode}:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get(HEALTH).status_code == 200:
+                        return time.perf_counter() - started
+                time.sleep(0.05)
+        raise BenchError(f"{self.label} server not healthy after 600 s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> tuple[float, int | None]:
+        if self.proc is None or self.proc.poll() is not None:
+            if self.rss:
+                self.rss.stop()
+            return 0.0, self.proc.returncode if self.proc else None
+        if self.rss:
+            got = self.rss.read()
+            if got:
+                self.rss.hwm_kb = max(self.rss.hwm_kb, got[1])
+        started = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(10)
+        if self.rss:
+            self.rss.stop()
+        return time.perf_counter() - started, code
+
+
+class StaticServer:
+    """`python -m http.server` over the corpus folder (the reference for bytes served)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(directory),
+             str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise BenchError("python -m http.server did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# -- corpus upkeep -------------------------------------------------------------
+
+def undo_hand_edits(packs_dir: Path) -> None:
+    """Remove what the watcher figures added (also leftovers of an interrupted run)."""
+    shutil.rmtree(packs_dir / NEW_PACK, ignore_errors=True)
+    added = packs_dir / ADDED_PACK / ADDED_FILE
+    pack_json = packs_dir / ADDED_PACK / "pack.json"
+    original = gc.small_pack_json(1)
+    if added.exists() or (pack_json.exists() and pack_json.read_bytes() != original):
+        with contextlib.suppress(FileNotFoundError):
+            added.unlink()
+        pack_json.write_bytes(original)
+
+
+def fresh_state(root: Path) -> None:
+    """A cold start: no database, no built archives."""
+    for name in ("emojid.db", "emojid.db-wal", "emojid.db-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (root / name).unlink()
+    shutil.rmtree(root / "cache", ignore_errors=True)
+
+
+def walk_stat(top: Path) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(top):
+        for name in names:
+            st = os.stat(os.path.join(dirpath, name))
+            files += 1
+            size += st.st_size
+    return time.perf_counter() - started, files, size
+
+
+# -- HTTP helpers ----------------------------------------------------------------
+
+def get(client: httpx.Client, path: str, expect: int = 200, **kw) -> tuple[float, httpx.Response]:
+    started = time.perf_counter()
+    r = client.get(path, **kw)
+    r.read()
+    elapsed = time.perf_counter() - started
+    if r.status_code != expect:
+        raise BenchError(f"GET {path} {kw.get('params', '')}: {r.status_code} (expected {expect}): {r.text[:300]}")
+    return elapsed, r
+
+
+def listing_pages(client: httpx.Client, page_size: int = 50, timeout: float = 900) -> dict[str, dict]:
+    """Every pack over every page."""
+    packs: dict[str, dict] = {}
+    page = 1
+    while page < 10_000:
+        _, r = get(client, LISTING, params={"page": page, "page_size": page_size}, timeout=timeout)
+        got = r.json()["packs"]
+        if not got:
+            return packs
+        packs.update(got)
+        page += 1
+    raise BenchError("listing never ends")
+
+
+def settle(client: httpx.Client, limit: float = 900) -> tuple[float | None, int, int]:
+    """Poll the listing until every shareable pack carries download-sha256 (or `limit` s)."""
+    started = time.perf_counter()
+    while True:
+        packs = listing_pages(client)
+        shareable = [p for p in packs.values() if p["pack"].get("can-download")]
+        missing = [p for p in shareable if "download-sha256" not in p["pack"]]
+        elapsed = time.perf_counter() - started
+        if shareable and not missing:
+            return elapsed, len(packs), len(shareable)
+        if elapsed > limit:
+            return None, len(packs), len(missing)
+        time.sleep(2)
+
+
+def latency_series(client: httpx.Client, targets: list[tuple[str, dict]], rounds: int,
+                   check_fn=None) -> dict[int, list[float]]:
+    """`rounds` requests spread round-robin over `targets`; per-target latencies."""
+    for path, params in targets:  # warm-up
+        get(client, path, params=params)
+    times: dict[int, list[float]] = {i: [] for i in range(len(targets))}
+    for n in range(rounds):
+        i = n % len(targets)
+        path, params = targets[i]
+        elapsed, r = get(client, path, params=params)
+        if check_fn and n < len(targets):
+            check_fn(i, r)
+        times[i].append(elapsed)
+    return times
+
+
+async def hammer(port: int, path: str, seconds: float, workers: int) -> tuple[int, float, int]:
+    """Requests/s of GET `path` by `workers` concurrent connections for `seconds`.
+
+    A bare asyncio HTTP/1.1 client (keep-alive; reconnects when the server
+    closes, as HTTP/1.0 http.server does): httpx would spend more CPU than the
+    server on this 2-core machine and measure itself. Returns (requests,
+    seconds, connections opened).
+    """
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\n\r\n".encode()
+    done = connects = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done, connects
+        reader = writer = None
+        try:
+            while time.perf_counter() < deadline:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    connects += 1
+                writer.write(request)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                status_line, _, rest = head.partition(b"\r\n")
+                if status_line.split()[1] != b"200":
+                    raise BenchError(f"GET :{port}{path}: {status_line.decode(errors='replace')}")
+                headers = {}
+                for line in rest.split(b"\r\n"):
+                    key, sep, value = line.partition(b":")
+                    if sep:
+                        headers[key.strip().lower()] = value.strip().lower()
+                await reader.readexactly(int(headers[b"content-length"]))
+                done += 1
+                if status_line.startswith(b"HTTP/1.0") or headers.get(b"connection") == b"close":
+                    writer.close()
+                    reader = writer = None
+        finally:
+            if writer is not None:
+                writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return done, time.perf_counter() - started, connects
+
+
+def download(url: str) -> tuple[int, float, httpx.Headers]:
+    started = time.perf_counter()
+    received = 0
+    with httpx.Client(timeout=600) as client, client.stream("GET", url) as r:
+        if r.status_code != 200:
+            raise BenchError(f"GET {url}: {r.status_code}")
+        for chunk in r.iter_raw(1 << 20):
+            received += len(chunk)
+        headers = r.headers
+    return received, time.perf_counter() - started, headers
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.005) -> float | None:
+    """Seconds until predicate() is true (polling), None after `timeout`."""
+    started = time.perf_counter()
+    while True:
+        if predicate():
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            return None
+        time.sleep(interval)
+
+
+# -- the figures ----------------------------------------------------------------
+
+def bench_reindex(config: Path) -> None:
+    say("== reindex (cold: no database) ==")
+    packs_dir = CORPUS / "packs"
+    walk_s, files, size = walk_stat(packs_dir)
+    fresh_state(CORPUS)
+    started = time.perf_counter()
+    done = subprocess.run([str(EMOJID), "--config", str(config), "reindex"], env=clean_env(),
+                          capture_output=True, text=True, timeout=1800)
+    reindex_s = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(f"emojid reindex failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    info("corpus", f"{files} files, {size / 1e9:.2f} GB under {packs_dir}")
+    info("reindex output", done.stdout.strip())
+    info("walk+stat of the same tree", f"{walk_s:.2f} s")
+    started = time.perf_counter()
+    subprocess.run([str(EMOJID), "--version"], env=clean_env(), capture_output=True, timeout=120, check=True)
+    info("emojid --version (interpreter start, for scale)", f"{time.perf_counter() - started:.2f} s")
+    info("cold reindex (emojid reindex, incl. interpreter start)",
+         f"{reindex_s:.2f} s ({reindex_s / walk_s:.1f}x walk+stat; reference, no target)")
+
+
+def bench_listing(client: httpx.Client, count: int) -> None:
+    say("== listing and show ==")
+    last = max(1, math.ceil(count / 50))
+    pages = sorted({1, 2, last // 2, last - 1, last})
+    targets = [(LISTING, {"page": p, "page_size": 50}) for p in pages]
+
+    def sane(i: int, r: httpx.Response) -> None:
+        body = r.json()
+        if body["count"] != count or not body["packs"]:
+            raise BenchError(f"listing page {pages[i]}: count {body['count']}, {len(body['packs'])} packs")
+
+    times = latency_series(client, targets, REQUESTS, sane)
+    every = [t for ts in times.values() for t in ts]
+    info("listing pages measured", ", ".join(f"{p} ({ms(p50(times[i]))})" for i, p in enumerate(pages))
+         + f" of {last}; {len(every)} requests, page_size=50")
+    check("listing p50", ms(p50(every)), "< 20 ms", p50(every) < 0.020)
+    info("listing p95", ms(pct(every, 95)))
+
+    show_targets = [
+        (SHOW, {"name": gc.pack_name(500), "page": 1}),
+        (SHOW, {"name": gc.pack_name(500), "page": 4}),
+        (SHOW, {"name": "big", "page": 1}),
+        (SHOW, {"name": "big", "page": 34}),
+    ]
+
+    def show_sane(i: int, r: httpx.Response) -> None:
+        body = r.json()
+        want = [30, 10, 30, 10][i]
+        if len(body["files"]) != want:
+            raise BenchError(f"show {show_targets[i][1]}: {len(body['files'])} files, expected {want}")
+
+    times = latency_series(client, show_targets, REQUESTS, show_sane)
+    every = [t for ts in times.values() for t in ts]
+    info("show measured", ", ".join(f"{t[1]['name']} page {t[1]['page']} ({ms(p50(times[i]))})"
+                                    for i, t in enumerate(show_targets)) + f"; {len(every)} requests")
+    check("show p50", ms(p50(every)), "< 20 ms", p50(every) < 0.020)
+    info("show p95", ms(pct(every, 95)))
+
+
+def bench_growth(client: httpx.Client, small_base: str, count: int) -> None:
+    say("== listing vs number of packs (10-pack corpus beside the 1,001-pack one, interleaved) ==")
+    last10 = math.ceil(count / 10)
+    series = {
+        f"listing page 1, page_size=10, {count} packs": (client.base_url, LISTING, {"page": 1, "page_size": 10}),
+        f"listing last page ({last10}), page_size=10, {count} packs":
+            (client.base_url, LISTING, {"page": last10, "page_size": 10}),
+        "listing page 1, page_size=10, 10 packs": (small_base, LISTING, {"page": 1, "page_size": 10}),
+        f"show {gc.pack_name(500)} page 1, {count} packs": (client.base_url, SHOW, {"name": gc.pack_name(500)}),
+        f"show {gc.pack_name(5)} page 1, 10 packs": (small_base, SHOW, {"name": gc.pack_name(5)}),
+    }
+    clients = {str(client.base_url): client}
+    small = httpx.Client(base_url=small_base, timeout=60)
+    clients[small_base] = small
+    times: dict[str, list[float]] = {k: [] for k in series}
+    try:
+        for label, (base, path, params) in series.items():  # warm-up
+            get(clients[str(base)], path, params=params)
+        for _ in range(REQUESTS):
+            for label, (base, path, params) in series.items():
+                times[label].append(get(clients[str(base)], path, params=params)[0])
+    finally:
+        small.close()
+    for label, ts in times.items():
+        info(f"{label} p50", ms(p50(ts)))
+    labels = list(series)
+    small_list = p50(times[labels[2]])
+    big_list = max(p50(times[labels[0]]), p50(times[labels[1]]))
+    check(f"listing p50 at {count} packs vs 10 packs", f"{ms(big_list)} vs {ms(small_list)}",
+          "not growing: <= 1.5x + 1 ms", big_list <= small_list * 1.5 + 0.001)
+    small_show, big_show = p50(times[labels[4]]), p50(times[labels[3]])
+    check(f"show p50 at {count} packs vs 10 packs", f"{ms(big_show)} vs {ms(small_show)}",
+          "not growing: <= 1.5x + 1 ms", big_show <= small_show * 1.5 + 0.001)
+
+
+def bench_emoji_lists(client: httpx.Client) -> None:
+    say("== global emoji lists (cached body + ETag) ==")
+    for path in ("/api/v1/custom_emojis", "/api/v1/pleroma/emoji"):
+        cold, r = get(client, path, timeout=600)
+        size = len(r.content)
+        body = r.json()
+        etag = r.headers.get("etag")
+        info(f"{path} entries", f"{len(body)} ({size / 1e6:.1f} MB body)")
+        info(f"{path} cold (first request)", ms(cold))
+        warm = [get(client, path)[0] for _ in range(20)]
+        etag_stable = all(get(client, path)[1].headers.get("etag") == etag for _ in range(2))
+        check(f"{path} warm p50", ms(p50(warm)), "cached: < cold/2, ETag set and stable",
+              bool(etag) and etag_stable and p50(warm) < cold / 2)
+        if not etag:
+            raise BenchError(f"{path}: no ETag")
+        not_modified = [get(client, path, expect=304, headers={"if-none-match": etag})[0] for _ in range(50)]
+        check(f"{path} If-None-Match 304 p50", ms(p50(not_modified)), "< 20 ms", p50(not_modified) < 0.020)
+
+
+def bench_static(server: Server, static: StaticServer) -> None:
+    say("== one emoji file ==")
+    path = f"/emoji/{gc.pack_name(500)}/{gc.shortcode(500, 0)}.png"
+    ref_path = f"/packs/{gc.pack_name(500)}/{gc.shortcode(500, 0)}.png"
+    n, elapsed, conns = asyncio.run(hammer(server.port, path, 2.0, 4))
+    rn, relapsed, rconns = asyncio.run(hammer(static.port, ref_path, 2.0, 4))
+    ours, ref = n / elapsed, rn / relapsed
+    info("emoji file via python -m http.server (HTTP/1.0: a connection per request)",
+         f"{ref:.0f} req/s ({rn} requests, {rconns} connections, {relapsed:.1f} s)")
+    check(f"emoji file via emojid {path}",
+          f"{ours:.0f} req/s ({n} requests, {conns} keep-alive connections, {elapsed:.1f} s)",
+          ">= 50% of http.server", ours >= 0.5 * ref)
+
+
+def bench_archive(server: Server, static: StaticServer, sha: str) -> None:
+    say("== 1 GB archive of pack `big` ==")
+    built = [p for p in (CORPUS / "cache" / "archives" / "big").glob("*.zip") if not p.name.startswith(".")]
+    if len(built) != 1:
+        raise BenchError(f"expected one built archive of big in cache_dir, found {built}")
+    archive = built[0]
+    size = archive.stat().st_size
+    ours_url = f"{server.base}/api/v1/pleroma/emoji/packs/archive?name=big"
+    ref_url = f"{static.base}/{archive.relative_to(CORPUS).as_posix()}"
+    ours, ref = [], []
+    for _ in range(2):
+        n, t, headers = download(ours_url)
+        if n != size:
+            raise BenchError(f"archive: got {n} bytes, the built file has {size}")
+        if headers.get("x-download-sha256") not in (None, sha):
+            raise BenchError(f"archive sha {headers.get('x-download-sha256')} != listing {sha}")
+        ours.append(n / 1e6 / t)
+        n, t, _ = download(ref_url)
+        if n != size:
+            raise BenchError(f"http.server: got {n} bytes, expected {size}")
+        ref.append(n / 1e6 / t)
+    info("archive size", f"{size / 1e9:.3f} GB ({archive.name})")
+    info("archive via python -m http.server (best of 2)", f"{max(ref):.0f} MB/s")
+    check("archive via emojid (best of 2)", f"{max(ours):.0f} MB/s", ">= 50% of http.server",
+          max(ours) >= 0.5 * max(ref))
+
+
+def bench_watcher(client: httpx.Client) -> None:
+    say("== watcher (hand edits) ==")
+    packs_dir = CORPUS / "packs"
+    png = gc.draw_emoji(999)
+
+    # One new file: write the image, then rewrite pack.json by hand.
+    d = packs_dir / ADDED_PACK
+    doc = json.loads((d / "pack.json").read_bytes())
+    doc["files"][ADDED_SHORTCODE] = ADDED_FILE
+    doc["files_count"] = len(doc["files"])
+    started = time.perf_counter()
+    (d / ADDED_FILE).write_bytes(png)
+    (d / "pack.json").write_text(json.dumps(doc, indent=2))
+    written = time.perf_counter()
+
+    def shows_file() -> bool:
+        r = client.get(SHOW, params={"name": ADDED_PACK, "page_size": 200})
+        return r.status_code == 200 and ADDED_SHORTCODE in r.json()["files"]
+
+    seen = wait_until(shows_file, timeout=10)
+    if seen is None:
+        check("watcher: one new file", "not seen within 10 s", "< 1 s", False)
+    else:
+        check("watcher: one new file", f"{ms(seen)} after the pack.json write "
+              f"({ms(written - started + seen)} from the first write)", "< 1 s", seen < 1.0)
+
+    # A new 100-file pack folder, pack.json last.
+    d = packs_dir / NEW_PACK
+    started = time.perf_counter()
+    d.mkdir()
+    files = {}
+    for j in range(100):
+        name = f"bn_e{j:02d}.png"
+        (d / name).write_bytes(png)
+        files[f"bn_e{j:02d}"] = name
+    (d / "pack.json").write_bytes(gc.pack_json(files, "added by hand"))
+    written = time.perf_counter()
+
+    def listed(present: bool = True):
+        def probe() -> bool:
+            r = client.get(LISTING, params={"page": 1, "page_size": 3})
+            packs = r.json()["packs"] if r.status_code == 200 else {}
+            if not present:
+                return NEW_PACK not in packs
+            return NEW_PACK in packs and packs[NEW_PACK]["files_count"] == 100
+        return probe
+
+    seen = wait_until(listed(), timeout=10)
+    if seen is None:
+        check("watcher: new 100-file pack", "not listed within 10 s", "< 1 s", False)
+    else:
+        check("watcher: new 100-file pack", f"{ms(seen)} after pack.json was written "
+              f"({ms(written - started + seen)} from mkdir)", "< 1 s", seen < 1.0)
+
+    started = time.perf_counter()
+    shutil.rmtree(d)
+    gone = wait_until(listed(present=False), timeout=10)
+    info("watcher: pack folder removed by hand, gone from listing",
+         "not within 10 s" if gone is None else ms(gone))
+
+
+def bench_main_server(config: Path) -> None:
+    server = Server(config, "corpus")
+    static: StaticServer | None = None
+    small: Server | None = None
+    try:
+        say("== server ==")
+        up = server.start()
+        info("server start to healthy (reconcile of 1,001 packs)", f"{up:.2f} s")
+        client = httpx.Client(base_url=server.base, timeout=60)
+        server.rss.phase = "settle"
+        settled, count, shareable = settle(client)
+        if settled is None:
+            info("archive settle", f"NOT settled after 900 s ({shareable} packs still without download-sha256)")
+        else:
+            info("archives settled (every shareable pack has download-sha256)",
+                 f"{settled:.1f} s for {shareable} packs")
+        first = get(client, LISTING, params={"page": 1, "page_size": 50})[1].json()
+        count = first["count"]
+        sha = first["packs"]["big"]["pack"].get("download-sha256", "")
+
+        server.rss.phase = "listing/show"
+        bench_listing(client, count)
+        server.rss.phase = "emoji lists"
+        bench_emoji_lists(client)
+
+        static = StaticServer(CORPUS)
+        server.rss.phase = "emoji file"
+        bench_static(server, static)
+        server.rss.phase = "archive"
+        bench_archive(server, static, sha)
+        static.stop()
+        static = None
+
+        server.rss.phase = "10-pack comparison"
+        fresh_state(SMALL)
+        small = Server(SMALL / "emojid.toml", "small")
+        small.start()
+        with httpx.Client(base_url=small.base, timeout=60) as sc:
+            settle(sc, limit=120)
+        bench_growth(client, small.base, count)
+        small.stop()
+        small = None
+
+        server.rss.phase = "watcher"
+        bench_watcher(client)
+        client.close()
+    finally:
+        for helper in (static, small):
+            if helper is not None:
+                try:
+                    helper.stop()
+                except Exception as exc:  # keep going: the main server must still be stopped
+                    say(f"(stopping a helper server failed: {exc!r})")
+        stop_s, code = server.stop()
+        undo_hand_edits(CORPUS / "packs")
+    say("== memory and shutdown ==")
+    rss = server.rss
+    check("server peak RSS (VmRSS sampled every 50 ms)",
+          f"{rss.max_kb / 1024:.1f} MB during '{rss.max_phase}'", f"< {RSS_TARGET_MB} MB",
+          rss.max_kb / 1024 < RSS_TARGET_MB)
+    info("server VmHWM (kernel peak RSS)", f"{rss.hwm_kb / 1024:.1f} MB")
+    info("peak RSS by phase", ", ".join(f"{k} {v / 1024:.0f} MB" for k, v in rss.by_phase.items()))
+    info("SIGTERM to exit", f"{stop_s:.2f} s, exit status {code}")
+
+
+def main() -> int:
+    if not EMOJID.exists():
+        print(f"bench: {EMOJID} not found (run `make bench`)", file=sys.stderr)
+        return 2
+    RESULTS.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    try:
+        gc.ensure(log=say)
+        undo_hand_edits(CORPUS / "packs")
+        undo_hand_edits(SMALL / "packs")
+        config = CORPUS / "emojid.toml"
+        bench_reindex(config)
+        bench_main_server(config)
+    except BenchError as exc:
+        say(f"BENCH BROKEN: {exc}")
+        (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
+        return 2
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        say(f"BENCH BROKEN: {exc!r}")
+        (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
+        return 3
+    say("== summary ==")
+    missed = [c for c in CHECKS if not c[1]]
+    for label, ok, detail in CHECKS:
+        say(f"  {'OK  ' if ok else 'MISS'} {label}: {detail}")
+    say(f"{len(CHECKS) - len(missed)}/{len(CHECKS)} targets met"
+        + (f"; missed: {', '.join(c[0] for c in missed)}" if missed else "")
+        + f" (bench took {time.perf_counter() - started:.0f} s)")
+    (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
