@@ -35,6 +35,7 @@ class StorageConfig:
     packs_dir: str = "packs"
     database: str = "emojid.db"
     cache_dir: str = "cache"
+    media_dir: str = "media"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,25 @@ class EmojiConfig:
 class InstanceConfig:
     name: str = "emojid"
     registrations_open: bool = True
+    captcha_enabled: bool = False
+    captcha_seconds_valid: int = 300
+    account_activation_required: bool = False
+    account_approval_required: bool = False
+    invites_enabled: bool = False
+    allow_following_move: bool = True
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """Outgoing mail: an SMTP server, or (smtp_host empty) one file per message in spool_dir."""
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    from_address: str = "emojid@localhost"
+    spool_dir: str = "mail"
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,7 @@ class Config:
     instance: InstanceConfig = field(default_factory=InstanceConfig)
     remote: RemoteConfig = field(default_factory=RemoteConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
     sync: list[SyncJob] = field(default_factory=list)
     # Where relative storage paths are resolved from: the config file's folder.
     root: Path = field(default_factory=Path.cwd, metadata={"internal": True})
@@ -100,6 +121,14 @@ class Config:
         return self.root / self.storage.cache_dir
 
     @property
+    def media_dir(self) -> Path:
+        return self.root / self.storage.media_dir
+
+    @property
+    def mail_spool_dir(self) -> Path:
+        return self.root / self.mail.spool_dir
+
+    @property
     def public_url(self) -> str:
         if self.server.base_url:
             return self.server.base_url.rstrip("/")
@@ -109,11 +138,6 @@ class Config:
         return dataclasses.replace(self, **sections)
 
 
-SECTIONS = {
-    f.name: f.type
-    for f in dataclasses.fields(Config)
-    if f.name not in ("sync", "root")
-}
 SECTION_CLASSES = {
     "server": ServerConfig,
     "storage": StorageConfig,
@@ -121,6 +145,7 @@ SECTION_CLASSES = {
     "instance": InstanceConfig,
     "remote": RemoteConfig,
     "watch": WatchConfig,
+    "mail": MailConfig,
 }
 ON_CONFLICT = ("skip", "rename", "replace")
 

@@ -17,14 +17,16 @@ import sqlite_utils
 
 from emojid.index.accounts import AccountsIndex
 from emojid.index.mirrors import MirrorsIndex
+from emojid.index.oauth import OAuthIndex
 from emojid.index.packs import PacksIndex
+from emojid.index.profiles import ProfilesIndex
 from emojid.index.sync_jobs import SyncJobsIndex
 from emojid.index.schema import migrations
 
 T = TypeVar("T")
 
 
-class Index(PacksIndex, AccountsIndex, MirrorsIndex, SyncJobsIndex):
+class Index(PacksIndex, AccountsIndex, MirrorsIndex, SyncJobsIndex, OAuthIndex, ProfilesIndex):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)

@@ -118,3 +118,8 @@ def m0004_sync_jobs(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+# Later areas keep their migrations in their own modules; importing them here
+# registers them after the ones above, in this order.
+from emojid.index import schema_auth, schema_profiles  # noqa: E402,F401

@@ -5,6 +5,10 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 
 from emojid.web import (
+    accounts,
+    media,
+    mfa,
+    pleroma_accounts,
     emoji_files,
     emoji_lists,
     emoji_packs,
@@ -24,12 +28,20 @@ pleroma_routes: list[BaseRoute] = [
     *sync_status.routes,
     *emoji_lists.pleroma_routes,
     *instance.pleroma_routes,
+    *accounts.pleroma_routes,
+    *pleroma_accounts.pleroma_routes,
+    *mfa.pleroma_routes,
+    *media.pleroma_routes,
 ]
 
 
 def routes() -> list[BaseRoute]:
     return [
         *oauth.routes,
+        *mfa.routes,
+        *accounts.routes,
+        *pleroma_accounts.routes,
+        *media.routes,
         *instance.routes,
         *emoji_lists.routes,
         *static.routes,

@@ -305,16 +305,16 @@ async def test_hostile_pack_names(server):
                 r = await c.request(method, f"{V1}/emoji/pack", params={"name": name}, **kwargs)
                 assert r.status_code == 400, (method, name, r.text)
                 assert "error" in r.json()
-            r = await c.get(f"{V1}/emoji/pack", params={"name": name})
-            assert r.status_code in (400, 404), (name, r.text)
-            r = await c.get(f"{V1}/emoji/packs/archive", params={"name": name})
-            assert r.status_code in (400, 404), (name, r.text)
+            for path in ("/emoji/pack", "/emoji/packs/archive"):
+                r = await c.get(f"{V1}{path}", params={"name": name})
+                assert r.status_code == 400, (path, name, r.text)
+                assert "error" in r.json()
         # The 2019 route with an encoded `..` as the path segment.
         for raw in ("%2e%2e", "%2E%2E", ".hidden", "..%2fescape", "nul%00byte", "a%5cb"):
-            r = await c.put(f"{OLD}/emoji/packs/{raw}")
-            assert r.status_code in (400, 404), (raw, r.text)
-            r = await c.delete(f"{OLD}/emoji/packs/{raw}")
-            assert r.status_code in (400, 404), (raw, r.text)
+            for method in ("PUT", "DELETE"):
+                r = await c.request(method, f"{OLD}/emoji/packs/{raw}")
+                # 404 only where the router itself finds no route (an encoded "/").
+                assert r.status_code in ((400, 404) if "%2f" in raw else (400,)), (method, raw, r.text)
     # Nothing created, nothing deleted, inside or outside the store.
     after = tree(server.root.parent)
     # Only the SQLite file may have changed; every other byte is as it was.
