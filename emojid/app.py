@@ -42,7 +42,7 @@ class AppContext:
     auth: Authenticator
     remote_packs: RemotePacks
     syncer: Syncer
-    emoji_lists: EmojiListCache = field(default_factory=EmojiListCache)
+    emoji_lists: EmojiListCache
     watcher: Watcher | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -67,8 +67,12 @@ def build_app(config: Config) -> Starlette:
         remote_packs = RemotePacks(service, remote)
         service.fallback_checker = remote_packs.fallback_sha256
         syncer = Syncer(service, remote_packs, config.sync)
-        context = AppContext(config, service, accounts, Authenticator(accounts), remote_packs, syncer)
+        context = AppContext(config, service, accounts, Authenticator(accounts), remote_packs, syncer,
+                             EmojiListCache(config.cache_dir / "lists"))
         app.state.ctx = context
+        swept = await anyio.to_thread.run_sync(service.sweep_leftovers)
+        if swept:
+            log.info("removed %d leftovers of an earlier crash", swept)
         changed = await anyio.to_thread.run_sync(service.reconcile_sync)
         log.info("index reconciled with %s: %d packs changed", config.packs_dir, changed)
         context.tasks.append(asyncio.create_task(service.build_archives_forever(), name="emojid-archives"))

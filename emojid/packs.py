@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, BinaryIO, Callable
@@ -107,6 +108,23 @@ class PackService:
             except EmojidError:
                 continue
         return self.index.replace_all(packs, errors)
+
+    def sweep_leftovers(self, older_than: float = 3600) -> int:
+        """Remove what a crash left behind: staging and trash folders in packs_dir,
+        temp files in pack folders and cache_dir. Only old ones, in case another
+        emojid process (a CLI sync) is still using fresh ones."""
+        removed = self.store.sweep_leftovers(older_than)
+        cutoff = time.time() - older_than
+        cache = self.config.cache_dir
+        patterns = ("tmp/upload-*", "upload-*", "downloads/download-*", "archives/*/.build-*",
+                    "archives/*/.tmp-*", "lists/.*")
+        for pattern in patterns:
+            for path in cache.glob(pattern):
+                with contextlib.suppress(OSError):
+                    if path.lstat().st_mtime < cutoff:
+                        shutil.rmtree(path) if path.is_dir() else path.unlink()
+                        removed += 1
+        return removed
 
     def reconcile_sync(self) -> int:
         """At start-up: bring the index up to date with edits made while stopped."""

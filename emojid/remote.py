@@ -31,7 +31,7 @@ import httpx
 
 from emojid import __version__
 from emojid.config import RemoteConfig
-from emojid.errors import BadRequest, EmojidError, PayloadTooLarge, ServerError
+from emojid.errors import BadRequest, EmojidError, ServerError
 
 USER_AGENT = f"emojid/{__version__} (+https://github.com/emojid/emojid; emoji pack sync)"
 MAX_REDIRECTS = 5
@@ -47,6 +47,10 @@ class RemoteError(ServerError):
 
 class RemoteRefused(BadRequest):
     """The SSRF guard refused a target before connecting to it."""
+
+
+class RemoteTooLarge(RemoteError):
+    """A remote answer went past its byte limit (the remote's fault: 500, as Pleroma)."""
 
 
 class ChecksumMismatch(ServerError):
@@ -184,6 +188,7 @@ class RemoteClient:
 
     async def get_json(self, url: str, max_bytes: int = 16 << 20) -> Any:
         """GET a JSON document (bounded); RemoteError for any non-2xx or non-JSON answer."""
+        max_bytes = min(max_bytes, self.config.max_download_bytes)
         async with self._stream(url, "application/json") as response:
             if not response.is_success:
                 raise RemoteError(f"{url} answered {response.status_code}", remote_status=response.status_code)
@@ -191,7 +196,7 @@ class RemoteClient:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > max_bytes:
-                    raise PayloadTooLarge(f"{url}: answer larger than {max_bytes} bytes")
+                    raise RemoteTooLarge(f"{url}: answer larger than the limit of {max_bytes} bytes")
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -203,7 +208,7 @@ class RemoteClient:
 
         `progress(bytes_so_far, declared_total_or_None)` is called after each chunk.
         """
-        limit = max_bytes or self.config.max_download_bytes
+        limit = min(max_bytes or self.config.max_download_bytes, self.config.max_download_bytes)
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="download-")
         os.close(fd)
@@ -216,13 +221,13 @@ class RemoteClient:
                     raise RemoteError(f"Could not download {url}: it answered {response.status_code}", remote_status=response.status_code)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > limit:
-                    raise PayloadTooLarge(f"{url} is {declared} bytes; the limit is {limit}")
+                    raise RemoteTooLarge(f"{url} is {declared} bytes; the limit is {limit}")
                 async with aiofiles.open(path, "wb") as out:
                     # Decoded bytes: the limit also holds against a gzip bomb.
                     async for chunk in response.aiter_bytes(1 << 20):
                         size += len(chunk)
                         if size > limit:
-                            raise PayloadTooLarge(f"{url} is larger than the limit of {limit} bytes")
+                            raise RemoteTooLarge(f"{url} is larger than the limit of {limit} bytes")
                         digest.update(chunk)
                         await out.write(chunk)
                         if progress is not None:

@@ -20,11 +20,19 @@ from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
 
-from emojid.errors import BadRequest, Conflict, NotFound
+from emojid.errors import BadRequest, Conflict, EmojidError, NotFound, PayloadTooLarge, ServerError
 from emojid.images import verify_image
 from emojid.names import check_pack_name, safe_relpath
 from emojid.packs import PackService, Upload
-from emojid.remote import Downloaded, RemoteClient, RemoteError, check_url, verify_sha256
+from emojid.remote import (
+    Downloaded,
+    RemoteClient,
+    RemoteError,
+    RemoteRefused,
+    RemoteTooLarge,
+    check_url,
+    verify_sha256,
+)
 from emojid.zips import ZipLimits, checked_entries, extract_entry, open_zip
 
 log = logging.getLogger("emojid.remote_packs")
@@ -161,6 +169,16 @@ class RemotePacks:
         return local
 
     async def install(self, pack: RemotePack, local: str, replace: bool = False) -> None:
+        try:
+            await self._install(pack, local, replace)
+        except (Conflict, RemoteRefused, ServerError):
+            raise
+        except EmojidError as exc:
+            # A bad or oversized archive is the remote's failure, not a bad request:
+            # 500, as Pleroma answers every failed download, with the reason kept.
+            raise RemoteError(exc.message) from None
+
+    async def _install(self, pack: RemotePack, local: str, replace: bool) -> None:
         downloads = self.config.cache_dir / "downloads"
         archive = await self.remote.download(pack.archive_url, downloads)
         staging: Path | None = None
@@ -218,7 +236,10 @@ class RemotePacks:
     async def fetch_file(self, url: str) -> Upload:
         """A remote emoji file as an Upload (the caller removes it)."""
         limit = self.config.emoji.max_file_bytes
-        got = await self.remote.download(url, self.config.cache_dir / "tmp", max_bytes=limit)
+        try:
+            got = await self.remote.download(url, self.config.cache_dir / "tmp", max_bytes=limit)
+        except RemoteTooLarge as exc:
+            raise PayloadTooLarge(exc.message) from None  # as an uploaded file over the limit
         filename = Path(urlsplit(url).path).name
         return Upload(got.path, filename, got.content_type, got.size)
 

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,22 +76,27 @@ class PackStore:
         return self.root / check_pack_name(name)
 
     def file_path(self, pack: str, filename: str) -> Path | None:
-        """The real path of `filename` inside the pack, or None when it escapes.
+        """The path of `filename` inside the pack, or None when it escapes.
 
-        The name is checked, then the resolved path (symlinks followed) must
-        still lie inside the pack folder.
+        The name is checked first (no `..`, no absolute path), so only a
+        symlink below the pack folder can lead out: components are lstat'ed,
+        and only a path that has a symlink pays for a full resolve().
         """
         rel = safe_relpath(filename)
         if rel is None:
             return None
         base = self.pack_dir(pack)
         path = base / rel
-        try:
-            real = path.resolve()
-            if not real.is_relative_to(base.resolve()):
-                return None
-        except (OSError, RuntimeError):
-            return None
+        current = base
+        for part in rel.split("/"):
+            current = current / part
+            if os.path.islink(current):
+                try:
+                    if not path.resolve().is_relative_to(base.resolve()):
+                        return None
+                except (OSError, RuntimeError):
+                    return None
+                break
         return path
 
     # -- locking -------------------------------------------------------
@@ -511,6 +517,21 @@ class PackStore:
             for f in filenames:
                 if not f.startswith(".") and extension(f) in self.allowed_extensions:
                     yield Path(dirpath) / f
+
+    def sweep_leftovers(self, older_than: float) -> int:
+        """Old `.staging-*`, `.deleting-*`, `.replacing-*` folders and `.tmp-*` files."""
+        cutoff = time.time() - older_than
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        candidates = [p for p in self.root.iterdir() if p.name.startswith((".staging-", ".deleting-", ".replacing-"))]
+        candidates += list(self.root.glob("*/**/.tmp-*"))
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                    removed += 1
+        return removed
 
     # -- archives ------------------------------------------------------
 

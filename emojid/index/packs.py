@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -163,11 +165,27 @@ class PacksIndex:
         rows = self.execute("SELECT pack FROM emoji WHERE shortcode = ? ORDER BY pack LIMIT 1", (shortcode,))
         return rows[0][0] if rows else None
 
-    def all_emoji(self) -> Iterator[tuple[str, str, str, list[str]]]:
-        """(shortcode, pack, filename, tags) for every emoji, by pack then shortcode."""
-        rows = self.execute("SELECT shortcode, pack, filename, tags FROM emoji ORDER BY pack, shortcode")
-        for shortcode, pack, filename, tags in rows:
-            yield shortcode, pack, filename, json.loads(tags)
+    @contextlib.contextmanager
+    def emoji_snapshot(self, batch: int = 2000) -> Iterator[tuple[int, Iterator[tuple[str, str, str, list[str]]]]]:
+        """(generation, rows) of one consistent snapshot, rows streamed in batches.
+
+        A separate read-only connection: WAL lets it read while writers
+        carry on, and the shared connection's lock is not held meanwhile.
+        """
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("BEGIN")
+            generation = conn.execute("SELECT value FROM state WHERE key = 'emoji_generation'").fetchone()[0]
+            cursor = conn.execute("SELECT shortcode, pack, filename, tags FROM emoji ORDER BY pack, shortcode")
+
+            def rows() -> Iterator[tuple[str, str, str, list[str]]]:
+                while chunk := cursor.fetchmany(batch):
+                    for shortcode, pack, filename, tags in chunk:
+                        yield shortcode, pack, filename, json.loads(tags)
+
+            yield generation, rows()
+        finally:
+            conn.close()
 
     def emoji_count(self) -> int:
         return self.execute("SELECT count(*) FROM emoji")[0][0]

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -98,12 +99,12 @@ def int_param(params: dict, name: str, default: int, minimum: int = 0) -> int:
     value = params.get(name)
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,30}", value):
+        number = int(value)  # ASCII digits only: int() would also take " 2 " and "٢"
+    else:
         raise BadRequest(f"{name} must be an integer")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be an integer") from None
     if number < minimum:
         raise BadRequest(f"{name} must be at least {minimum}")
     return number

@@ -8,14 +8,9 @@ the files on disk).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
-import shutil
 import zipfile
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import serving, wait_for
 from tests.helpers import gif_bytes, png_bytes, sha256_upper, tree, write_pack

@@ -1,0 +1,38 @@
+"""A crash leaves staging folders and temp files; the next start removes the old ones."""
+
+import os
+import time
+
+from tests.conftest import serving
+from tests.helpers import png_bytes, write_pack
+
+
+async def test_old_leftovers_are_swept_fresh_ones_kept(tmp_path):
+    old = time.time() - 7200
+
+    def prepare(config):
+        write_pack(config.packs_dir, "blobs", {"blob": "blob.png"}, {"share-files": True})
+        stale = config.packs_dir / ".staging-crashed"
+        stale.mkdir()
+        (stale / "half.png").write_bytes(png_bytes())
+        stale_tmp = config.packs_dir / "blobs" / ".tmp-abc.png"
+        stale_tmp.write_bytes(b"partial")
+        fresh = config.packs_dir / ".staging-running"
+        fresh.mkdir()
+        upload = config.cache_dir / "tmp" / "upload-old"
+        upload.parent.mkdir(parents=True)
+        upload.write_bytes(b"x")
+        for path in (stale / "half.png", stale, stale_tmp, upload):
+            os.utime(path, (old, old))
+
+    async with serving(tmp_path / "s", prepare=prepare) as server:
+        packs = server.packs_dir
+        assert not (packs / ".staging-crashed").exists()
+        assert not (packs / "blobs" / ".tmp-abc.png").exists()
+        assert not (server.config.cache_dir / "tmp" / "upload-old").exists()
+        assert (packs / ".staging-running").is_dir()  # another process may still be using it
+        assert (packs / "blobs" / "blob.png").exists()
+        async with server.anon() as c:
+            r = await c.get("/api/v1/pleroma/emoji/packs")
+            assert r.status_code == 200
+            assert list(r.json()["packs"]) == ["blobs"]
