@@ -6,6 +6,8 @@ bench itself broke (server would not start, wrong answers, ...).
 
 The corpus (bench/corpus/, gitignored) is generated once by gen_corpus.py and
 reused. The output of the last run is also kept in bench/results/last-run.txt.
+The remote section (a second emojid downloading and mirroring from this corpus)
+is bench/remote.py, run at the end; it also runs alone.
 """
 
 from __future__ import annotations
@@ -687,6 +689,9 @@ def main() -> int:
         config = CORPUS / "emojid.toml"
         bench_reindex(config)
         bench_main_server(config)
+        import remote  # bench/remote.py: a second emojid pulling from this corpus
+
+        remote.bench_remote(sys.modules[__name__])
     except BenchError as exc:
         say(f"BENCH BROKEN: {exc}")
         (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
@@ -698,6 +703,11 @@ def main() -> int:
         say(f"BENCH BROKEN: {exc!r}")
         (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
         return 3
+    summary(started, RESULTS / "last-run.txt")
+    return 0
+
+
+def summary(started: float, keep: Path) -> None:
     say("== summary ==")
     missed = [c for c in CHECKS if not c[1]]
     for label, ok, detail in CHECKS:
@@ -705,8 +715,7 @@ def main() -> int:
     say(f"{len(CHECKS) - len(missed)}/{len(CHECKS)} targets met"
         + (f"; missed: {', '.join(c[0] for c in missed)}" if missed else "")
         + f" (bench took {time.perf_counter() - started:.0f} s)")
-    (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
-    return 0
+    keep.write_text("\n".join(OUT) + "\n")
 
 
 if __name__ == "__main__":
