@@ -121,6 +121,10 @@ def check_url(url: str) -> str:
         raise RemoteRefused(f"Only http and https URLs can be fetched, not {url!r}")
     if not parts.hostname:
         raise RemoteRefused(f"URL has no host: {url!r}")
+    try:
+        httpx.URL(url)  # stricter than urlsplit: e.g. refuses the octal host 0177.0.0.1
+    except httpx.InvalidURL as exc:
+        raise RemoteRefused(f"Invalid URL: {url!r} ({exc})") from None
     return url
 
 

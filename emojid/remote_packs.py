@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import anyio.to_thread
 
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound, PayloadTooLarge, ServerError
 from emojid.images import verify_image
-from emojid.names import check_pack_name, safe_relpath
+from emojid.names import check_pack_name, extension, safe_relpath
 from emojid.packs import PackService, Upload
 from emojid.remote import (
     Downloaded,
@@ -144,9 +145,17 @@ class RemotePacks:
         meta = doc.get("pack")
         if not isinstance(files, dict) or not isinstance(meta, dict):
             raise RemoteError(f"{base} sent a malformed pack.json for {name}")
+        allowed = self.config.emoji.allowed_extensions
+        pattern = re.compile(self.config.emoji.shortcode_pattern)
         for shortcode, filename in files.items():
+            if not pattern.fullmatch(shortcode):
+                raise RemoteError(f"Remote pack {name} has the shortcode {shortcode!r}, which does not match "
+                                  f"{self.config.emoji.shortcode_pattern}")
             if not isinstance(filename, str) or safe_relpath(filename) != filename:
                 raise RemoteError(f"Remote pack {name} lists an unsafe file path {filename!r} for {shortcode}")
+            if extension(filename) not in allowed:
+                raise RemoteError(f"Remote pack {name} lists {filename!r} for {shortcode}, which is not an allowed "
+                                  f"emoji file type ({', '.join(allowed)})")
         if meta.get("share-files") is True and meta.get("can-download") is True and meta.get("download-sha256"):
             archive = (f"{base}/api/pleroma/emoji/packs/{quote(name)}/download_shared" if old
                        else f"{base}/api/v1/pleroma/emoji/packs/archive?name={quote(name)}")

@@ -22,7 +22,7 @@ SYNC = "/api/v1/pleroma/emoji/sync"
 
 def assert_error(r: httpx.Response, status: int, text: str | None = None, contains: tuple[str, ...] = ()) -> str:
     """The status, a JSON `{"error": ...}` body, its exact text or the words it must contain."""
-    assert r.status_code == status, r.text
+    assert r.status_code == status, r.text[:500]
     assert r.headers["content-type"].startswith("application/json"), r.headers
     body = r.json()
     assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"], body
@@ -65,6 +65,15 @@ async def assert_nothing_written(server, before: dict[str, bytes], *names: str) 
     for name in names:
         assert not (server.packs_dir / name).exists()
         assert not await listed(server, name)
+
+
+def noise_png(size: int = 64) -> bytes:
+    """A PNG of random pixels: it does not compress, so its size is about size*size*3 bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (size, size), os.urandom(size * size * 3)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def deflated_zip(entries: dict[str, bytes]) -> bytes:

@@ -29,6 +29,7 @@ class Seen:
     method: str
     path: str
     query: str
+    user_agent: str
 
 
 class Stub:
@@ -38,6 +39,7 @@ class Stub:
         self.routes: dict[str, Handler] = {}
         self.requests: list[Seen] = []
         self.url = ""  # set once serving
+        self.down = False  # answer 503 to everything, as a remote in trouble
 
     # -- declaring answers ---------------------------------------------
 
@@ -64,10 +66,13 @@ class Stub:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        self.requests.append(Seen(request.method, request.url.path, request.url.query))
+        self.requests.append(Seen(request.method, request.url.path, request.url.query,
+                                  request.headers.get("user-agent", "")))
         handler = self.routes.get(request.url.path)
-        if handler is None:
-            response: Response = JSONResponse({"error": "Not found"}, status_code=404)
+        if self.down:
+            response: Response = JSONResponse({"error": "Service Unavailable"}, status_code=503)
+        elif handler is None:
+            response = JSONResponse({"error": "Not found"}, status_code=404)
         else:
             response = handler(request)
             if asyncio.iscoroutine(response):
@@ -75,10 +80,18 @@ class Stub:
         await response(scope, receive, send)
 
 
+def listen_socket(host: str) -> socket.socket:
+    # IPPROTO_TCP so asyncio sets TCP_NODELAY (no 40 ms delayed-ACK stalls), as conftest does.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
 @contextlib.asynccontextmanager
 async def serving_stub(stub: Stub, host: str = "127.0.0.1") -> AsyncIterator[Stub]:
     """Serve `stub` with uvicorn on host:<free port>, as conftest serves emojid."""
-    sock = socket.create_server((host, 0))
+    sock = listen_socket(host)
     port = sock.getsockname()[1]
     stub.url = f"http://{host}:{port}"
     server = uvicorn.Server(uvicorn.Config(stub, log_level="warning", lifespan="off"))
@@ -122,6 +135,7 @@ class FakePleroma(Stub):
         super().__init__()
         self.packs: dict[str, FakePack] = {}
         self.shareable = shareable
+        self.max_page_size: int | None = None  # a remote that caps its page sizes
         self.route("/.well-known/nodeinfo", self._well_known)
         self.route("/nodeinfo/2.1.json", self._nodeinfo)
         if old:
@@ -168,6 +182,8 @@ class FakePleroma(Stub):
     def _list(self, request: Request) -> Response:
         page = int(request.query_params.get("page", 1))
         size = int(request.query_params.get("page_size", 50))
+        if self.max_page_size is not None:
+            size = min(size, self.max_page_size)
         names = sorted(self.packs)[(page - 1) * size: page * size]
         return JSONResponse({"packs": {n: self._entry(self.packs[n], self.packs[n].files) for n in names},
                              "count": len(self.packs)})
@@ -179,6 +195,8 @@ class FakePleroma(Stub):
             return JSONResponse({"error": f"Pack {name} does not exist"}, status_code=404)
         page = int(request.query_params.get("page", 1))
         size = int(request.query_params.get("page_size", 30))  # Pleroma's default
+        if self.max_page_size is not None:
+            size = min(size, self.max_page_size)
         items = sorted(pack.files.items())[(page - 1) * size: page * size]
         return JSONResponse(self._entry(pack, dict(items)))
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from pathlib import Path
+
+from click.testing import CliRunner
+
+from emojid.cli import cli
 
 from tests.conftest import serving
 from tests.helpers import png_bytes, tree, write_pack
@@ -112,6 +118,24 @@ async def test_download_as_another_name(tmp_path: Path):
             assert r.json()["files"] == BIG
         assert (local.packs_dir / "mirrored" / "sub" / "e001.png").read_bytes() == BIG_IMAGES["sub/e001.png"]
         assert not (local.packs_dir / "blobs").exists()
+
+        # `emojid pack download URL NAME --as LOCAL` does the same, beside the running server.
+        config = str(local.root / "emojid.toml")
+        cli_run = functools.partial(CliRunner().invoke, cli, catch_exceptions=False)
+        result = await asyncio.to_thread(cli_run, ["--config", config, "pack", "download", remote.url, "blobs",
+                                                   "--as", "from_cli"])
+        assert result.exit_code == 0, result.output
+        assert tree(local.packs_dir / "from_cli") | {"pack.json": b""} == BIG_IMAGES | {"pack.json": b""}
+        async with local.anon() as c:
+            r = await c.get(PACK, params={"name": "from_cli", "page_size": 100})
+            assert r.status_code == 200 and r.json()["files"] == BIG
+        before = tree(local.packs_dir)
+        result = await asyncio.to_thread(cli_run, ["--config", config, "pack", "download", remote.url, "blobs",
+                                                   "--as", "mirrored"])
+        assert result.exit_code == 1
+        assert 'A pack named "mirrored" already exists' in result.stderr
+        assert "Traceback" not in result.output
+        assert tree(local.packs_dir) == before
 
 
 async def test_download_onto_an_existing_name_is_409_and_leaves_it(tmp_path: Path):
