@@ -201,8 +201,14 @@ def _validate(config: Config) -> None:
     storage = config.storage
     if Path(config.root / storage.cache_dir).resolve().is_relative_to(config.packs_dir.resolve()):
         raise ConfigError("[storage].cache_dir: must not be inside packs_dir")
+    seen_urls: dict[str, int] = {}
     for i, job in enumerate(config.sync):
         where = f"[[sync]] #{i + 1}"
+        # Job status is kept per URL: one job per remote, naming all its packs.
+        if job.url.rstrip("/") in seen_urls:
+            raise ConfigError(f"{where}.url: {job.url} is already job #{seen_urls[job.url.rstrip('/')]}; "
+                              "list all its packs in one job")
+        seen_urls[job.url.rstrip("/")] = i + 1
         if not re.match(r"^https?://", job.url):
             raise ConfigError(f"{where}.url: expected an http(s) URL, got {job.url!r}")
         if job.interval_seconds <= 0:

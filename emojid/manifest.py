@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import posixpath
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +37,11 @@ import anyio.to_thread
 
 from emojid.config import Config
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound, PayloadTooLarge
-from emojid.images import verify_image
+from emojid.installer import install_archive
 from emojid.names import check_pack_name, safe_relpath
 from emojid.packs import PackService
 from emojid.remote import ChecksumMismatch, Downloaded, RemoteClient, RemoteError
-from emojid.store import PACK_JSON, pack_json_document
-from emojid.zips import ZipLimits, checked_entries, extract_entry, open_zip
+from emojid.zips import ZipLimits, checked_entries, open_zip
 
 # Pleroma's `config :pleroma, :emoji, default_manifest:`.
 DEFAULT_MANIFEST = "https://git.pleroma.social/pleroma/emoji-index/raw/master/index.json"
@@ -235,10 +233,6 @@ class ManifestInstaller:
         self.say = say
         self.progress = progress
 
-    def _limits(self) -> ZipLimits:
-        return ZipLimits(max_total_bytes=2 * self.config.remote.max_download_bytes,
-                         max_entry_bytes=self.config.remote.max_download_bytes)
-
     async def install(self, manifest: Manifest, name: str) -> None:
         """Download, verify and install one pack; raises EmojidError, leaving the store as it was."""
         info = manifest.entry(name)
@@ -256,7 +250,6 @@ class ManifestInstaller:
 
         self.say(f"Downloading {name} from {src}")
         archive = await self._fetch(location, name)
-        staging: Path | None = None
         try:
             if archive.sha256 != expected.strip().upper():
                 self.say(f"SHA256 of {name} source file is BAD")
@@ -271,25 +264,19 @@ class ManifestInstaller:
                 raw_files = files_ref
             files = check_files_map(name, raw_files)
 
-            self.say(f"Unpacking {name}")
-            self.config.packs_dir.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=self.config.packs_dir, prefix=".staging-"))
             meta = {key: info[key] for key in ("license", "homepage", "description") if info.get(key) is not None}
             if is_url(location):
                 # Pleroma copies src and src_sha256 into fallback-src(-sha256). Only a URL
                 # is a source other servers can use; a local archive is not recorded.
                 meta.update({"fallback-src": location, "fallback-src-sha256": archive.sha256})
             meta["share-files"] = True
-            await anyio.to_thread.run_sync(self._unpack, archive.path, name, files, meta, staging)
-
+            # Pleroma's progress lines; both steps happen inside install_archive.
+            self.say(f"Unpacking {name}")
             self.say(f"Writing pack.json for {name}")
-            await self.service.install_staged(staging, local, replace=False)
-            staging = None
+            await install_archive(self.service, archive.path, f"the archive of {name}", files, meta, local)
         finally:
             with contextlib.suppress(OSError):
                 archive.path.unlink()
-            if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
 
     async def _fetch(self, location: str, name: str) -> Downloaded:
         handle = self.progress(f"Downloading {name}") if self.progress else None
@@ -298,22 +285,6 @@ class ManifestInstaller:
         finally:
             if handle is not None:
                 handle.close()
-
-    def _unpack(self, archive: Path, name: str, files: dict[str, str], meta: dict, staging: Path) -> None:
-        """Only the mapped files (the whole archive checked first), each a real image; then pack.json."""
-        label = f"the archive of {name}"
-        limits = self._limits()
-        with open_zip(archive, label) as zf:
-            entries = checked_entries(zf, limits, label)
-            for filename in sorted(set(files.values())):
-                info = entries.get(filename)
-                if info is None:
-                    raise BadRequest(f"{label} lacks {filename}, which its file list names")
-                target = staging / filename
-                extract_entry(zf, info, target, limits.max_entry_bytes)
-                verify_image(target, f"{filename} in {label}")
-        doc = pack_json_document(files, meta)
-        (staging / PACK_JSON).write_text(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
 # -- gen-pack ----------------------------------------------------------------

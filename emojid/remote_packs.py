@@ -9,11 +9,8 @@ folder and the temp file: the store and the index are left as they were.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +19,10 @@ from urllib.parse import quote, urlsplit
 import anyio.to_thread
 
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound, PayloadTooLarge, ServerError
-from emojid.images import verify_image
+from emojid.installer import archive_limits, install_archive
 from emojid.names import check_pack_name, extension, safe_relpath
 from emojid.packs import PackService, Upload
 from emojid.remote import (
-    Downloaded,
     RemoteClient,
     RemoteError,
     RemoteRefused,
@@ -34,7 +30,7 @@ from emojid.remote import (
     check_url,
     verify_sha256,
 )
-from emojid.zips import ZipLimits, checked_entries, extract_entry, open_zip
+from emojid.zips import checked_entries, open_zip
 
 log = logging.getLogger("emojid.remote_packs")
 
@@ -188,41 +184,15 @@ class RemotePacks:
             raise RemoteError(exc.message) from None
 
     async def _install(self, pack: RemotePack, local: str, replace: bool) -> None:
-        downloads = self.config.cache_dir / "downloads"
-        archive = await self.remote.download(pack.archive_url, downloads)
-        staging: Path | None = None
+        archive = await self.remote.download(pack.archive_url, self.config.cache_dir / "downloads")
         try:
             verify_sha256(archive, pack.sha256, pack.archive_url)
-            staging = Path(tempfile.mkdtemp(dir=self.config.packs_dir, prefix=".staging-"))
-            await anyio.to_thread.run_sync(self._unpack, archive, pack, staging)
-            await self.service.install_staged(staging, local, replace=replace,
-                                              mirror=(pack.base, pack.name, archive.sha256))
-            staging = None
+            meta = {k: v for k, v in pack.meta.items() if k not in COMPUTED_KEYS}
+            await install_archive(self.service, archive.path, f"the archive of {pack.name}", pack.files, meta,
+                                  local, replace=replace, mirror=(pack.base, pack.name, archive.sha256))
         finally:
             with contextlib.suppress(OSError):
                 archive.path.unlink()
-            if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
-
-    def _limits(self) -> ZipLimits:
-        return ZipLimits(max_total_bytes=2 * self.config.remote.max_download_bytes,
-                         max_entry_bytes=self.config.remote.max_download_bytes)
-
-    def _unpack(self, archive: Downloaded, pack: RemotePack, staging: Path) -> None:
-        """Only the files pack.json lists, each checked, then our own pack.json."""
-        label = f"the archive of {pack.name}"
-        with open_zip(archive.path, label) as zf:
-            entries = checked_entries(zf, self._limits(), label)
-            for filename in sorted(set(pack.files.values())):
-                info = entries.get(filename)
-                if info is None:
-                    raise RemoteError(f"{label} lacks {filename}, which its pack.json lists")
-                target = staging / filename
-                extract_entry(zf, info, target, self._limits().max_entry_bytes)
-                verify_image(target, f"{filename} in {label}")
-        meta = {k: v for k, v in pack.meta.items() if k not in COMPUTED_KEYS}
-        doc = {"files": dict(sorted(pack.files.items())), "pack": meta, "files_count": len(pack.files)}
-        (staging / "pack.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False))
 
     # -- fallback sources and files by URL ----------------------------------
 
@@ -232,7 +202,7 @@ class RemotePacks:
         try:
             def holds_all() -> bool:
                 with open_zip(archive.path, "the fallback archive") as zf:
-                    entries = checked_entries(zf, self._limits(), "the fallback archive")
+                    entries = checked_entries(zf, archive_limits(self.config), "the fallback archive")
                 return set(files.values()) <= set(entries)
 
             if not await anyio.to_thread.run_sync(holds_all):

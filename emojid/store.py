@@ -524,6 +524,13 @@ class PackStore:
         removed = 0
         if not self.root.is_dir():
             return 0
+        for aside in self.root.glob(".replacing-*"):
+            # A crash between the two renames of a replace: put the old pack back.
+            name = aside.name[len(".replacing-"):].rsplit("-", 1)[0]
+            with contextlib.suppress(OSError, EmojidError):
+                if not os.path.lexists(self.pack_dir(name)) and aside.lstat().st_mtime < time.time() - 10:
+                    os.rename(aside, self.pack_dir(name))
+                    log.warning("restored pack %s, left aside by an interrupted replace", name)
         candidates = [p for p in self.root.iterdir() if p.name.startswith((".staging-", ".deleting-", ".replacing-"))]
         candidates += list(self.root.glob("*/**/.tmp-*"))
         for path in candidates:

@@ -291,3 +291,13 @@ def test_bad_env_values_name_the_variable_or_key(tmp_path, name, value):
         assert "[server].port" in message
     else:
         assert name in message
+
+
+def test_two_sync_jobs_on_one_url_are_refused(tmp_path):
+    from emojid.config import load
+    from emojid.errors import ConfigError
+
+    path = tmp_path / "emojid.toml"
+    path.write_text('[[sync]]\nurl = "https://a.example"\npacks = ["x"]\n\n[[sync]]\nurl = "https://a.example/"\npacks = ["y"]\n')
+    with pytest.raises(ConfigError, match=r"\[\[sync\]\] #2.url: .* already job #1"):
+        load(path, environ={})

@@ -36,3 +36,19 @@ async def test_old_leftovers_are_swept_fresh_ones_kept(tmp_path):
             r = await c.get("/api/v1/pleroma/emoji/packs")
             assert r.status_code == 200
             assert list(r.json()["packs"]) == ["blobs"]
+
+
+async def test_interrupted_replace_puts_the_old_pack_back(tmp_path):
+    old = time.time() - 60
+
+    def prepare(config):
+        aside = write_pack(config.packs_dir, ".replacing-blobs-0a1b2c3d", {"blob": "blob.png"}, {"share-files": True})
+        os.utime(aside, (old, old))
+
+    async with serving(tmp_path / "s", prepare=prepare) as server:
+        assert (server.packs_dir / "blobs" / "pack.json").is_file()
+        assert not list(server.packs_dir.glob(".replacing-*"))
+        async with server.anon() as c:
+            r = await c.get("/api/v1/pleroma/emoji/pack", params={"name": "blobs"})
+            assert r.status_code == 200
+            assert r.json()["files"] == {"blob": "blob.png"}

@@ -15,7 +15,7 @@ import anyio.to_thread
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from emojid.errors import BadRequest, EmojidError, PayloadTooLarge
 from emojid.packs import Upload
