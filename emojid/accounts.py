@@ -141,6 +141,8 @@ class Accounts:
         account = self.index.account_by_id(token.account_id) if token.account_id else None
         if token.account_id and (account is None or account.disabled):
             return None
+        if account is not None and self.index.pending_reason(account.id):
+            return None  # email not confirmed or not approved yet: no token works
         return token, account
 
     def revoke(self, access: str) -> bool:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from emojid.accounts import TOP_SCOPES, Accounts, scope_covers
 from emojid.errors import Forbidden, Unauthorized
 from emojid.index.accounts import Account
+from emojid.oauth import OAuth
 
 # argon2 is deliberately slow; a Basic-auth client sends the password on every
 # request, so a verified pair is remembered briefly (by digest, never in clear).
@@ -36,6 +37,7 @@ class Actor:
 class Authenticator:
     def __init__(self, accounts: Accounts) -> None:
         self.accounts = accounts
+        self.oauth = OAuth(accounts)
         self._basic_cache: dict[str, tuple[float, Account]] = {}
 
     async def actor(self, request: Request) -> Actor | None:
@@ -44,11 +46,15 @@ class Authenticator:
         if scheme.lower() == "bearer" and value.strip():
             return await self._bearer(value.strip())
         if scheme.lower() == "basic" and value.strip():
-            return await self._basic(value.strip())
+            return await self._basic(value.strip(), client_address(request))
         if header:
             raise Unauthorized("Invalid credentials")
         cookie = request.cookies.get("_pleroma_key")
         if cookie:
+            # A login session from /oauth/authorize; else, as before, a bearer token.
+            account = await anyio.to_thread.run_sync(self.oauth.session_account, cookie)
+            if account is not None:
+                return Actor(account, password_scopes(account))
             return await self._bearer(cookie)
         return None
 
@@ -59,7 +65,7 @@ class Authenticator:
         token, account = found
         return Actor(account, frozenset(token.scopes.split()))
 
-    async def _basic(self, value: str) -> Actor:
+    async def _basic(self, value: str, address: str | None) -> Actor:
         try:
             nickname, _, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
@@ -68,14 +74,28 @@ class Authenticator:
         cached = self._basic_cache.get(key)
         if cached and cached[0] > time.monotonic():
             account = await anyio.to_thread.run_sync(self.accounts.index.account_by_id, cached[1].id)
+            if account is not None and account.password_hash != cached[1].password_hash:
+                self._basic_cache.pop(key, None)  # the password changed (or the account was deleted)
+                account = None
         else:
-            account = await anyio.to_thread.run_sync(self.accounts.check_password, nickname, password)
-            if account is not None:
+            # Throttled like every password login (429 once too many failed).
+            account = await self.oauth.login(nickname, password, address)
+            if account is not None and not account.disabled:
                 self._basic_cache[key] = (time.monotonic() + _BASIC_CACHE_SECONDS, account)
-        if account is None or account.disabled:
+        if account is None or account.disabled or await anyio.to_thread.run_sync(
+                self.accounts.index.pending_reason, account.id):
             raise Unauthorized("Invalid credentials")
-        # Password holders have every scope their account may have.
-        return Actor(account, frozenset(TOP_SCOPES if account.is_admin else TOP_SCOPES[:-1]))
+        return Actor(account, password_scopes(account))
+
+
+def password_scopes(account: Account) -> frozenset[str]:
+    """Password holders (Basic, a login session) have every scope their account may have."""
+    return frozenset(TOP_SCOPES if account.is_admin else TOP_SCOPES[:-1])
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address (uvicorn puts the X-Forwarded-For one here behind a trusted proxy)."""
+    return request.client.host if request.client else None
 
 
 async def require(request: Request, scope: str) -> Actor:

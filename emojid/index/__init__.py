@@ -16,17 +16,22 @@ import anyio.to_thread
 import sqlite_utils
 
 from emojid.index.accounts import AccountsIndex
+from emojid.index.events import EventsIndex
 from emojid.index.mirrors import MirrorsIndex
 from emojid.index.oauth import OAuthIndex
 from emojid.index.packs import PacksIndex
 from emojid.index.profiles import ProfilesIndex
+from emojid.index.registration import RegistrationIndex
+from emojid.index.relationships import RelationshipsIndex
+from emojid.index.statuses import StatusesIndex
 from emojid.index.sync_jobs import SyncJobsIndex
 from emojid.index.schema import migrations
 
 T = TypeVar("T")
 
 
-class Index(PacksIndex, AccountsIndex, MirrorsIndex, SyncJobsIndex, OAuthIndex, ProfilesIndex):
+class Index(PacksIndex, AccountsIndex, MirrorsIndex, SyncJobsIndex, OAuthIndex, ProfilesIndex,
+            RelationshipsIndex, RegistrationIndex, StatusesIndex, EventsIndex):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)

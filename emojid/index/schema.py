@@ -122,4 +122,7 @@ def m0004_sync_jobs(db: sqlite_utils.Database) -> None:
 
 # Later areas keep their migrations in their own modules; importing them here
 # registers them after the ones above, in this order.
-from emojid.index import schema_auth, schema_profiles  # noqa: E402,F401
+from emojid.index import schema_auth  # noqa: E402,F401,I001
+from emojid.index import schema_profiles  # noqa: E402,F401,I001
+from emojid.index import schema_statuses  # noqa: E402,F401,I001
+from emojid.index import schema_events  # noqa: E402,F401,I001

@@ -5,6 +5,12 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 
 from emojid.web import (
+    backups,
+    bookmarks,
+    conversations,
+    events,
+    reactions,
+    statuses,
     accounts,
     media,
     mfa,
@@ -32,6 +38,12 @@ pleroma_routes: list[BaseRoute] = [
     *pleroma_accounts.pleroma_routes,
     *mfa.pleroma_routes,
     *media.pleroma_routes,
+    *statuses.pleroma_routes,
+    *reactions.pleroma_routes,
+    *conversations.pleroma_routes,
+    *bookmarks.pleroma_routes,
+    *events.pleroma_routes,
+    *backups.pleroma_routes,
 ]
 
 
@@ -42,6 +54,12 @@ def routes() -> list[BaseRoute]:
         *accounts.routes,
         *pleroma_accounts.routes,
         *media.routes,
+        *statuses.routes,
+        *reactions.routes,
+        *conversations.routes,
+        *bookmarks.routes,
+        *events.routes,
+        *backups.routes,
         *instance.routes,
         *emoji_lists.routes,
         *static.routes,

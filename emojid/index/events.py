@@ -1,0 +1,7 @@
+"""SQL of events, scrobbles, bookmark folders and backups."""
+
+from __future__ import annotations
+
+
+class EventsIndex:
+    pass

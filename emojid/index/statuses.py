@@ -1,0 +1,7 @@
+"""SQL of the statuses area."""
+
+from __future__ import annotations
+
+
+class StatusesIndex:
+    pass
