@@ -22,6 +22,8 @@ from __future__ import annotations
 
 class EmojidError(Exception):
     status = 400
+    # Extra response headers (e.g. Retry-After); None for most errors.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)

@@ -31,8 +31,10 @@ class Throttled(EmojidError):
 
     status = 429
 
-    def __init__(self) -> None:
+    def __init__(self, retry_after: float = 0) -> None:
         super().__init__("Throttled")
+        if retry_after > 0:
+            self.headers = {"retry-after": str(max(1, round(retry_after)))}
 
 
 class LoginLimiter:
@@ -77,7 +79,8 @@ class LoginLimiter:
             for key, limit in self._keys(account, address):
                 failures = self._recent(key, now)
                 if failures is not None and len(failures) >= limit:
-                    raise Throttled()
+                    # The oldest failure in the window leaves it first.
+                    raise Throttled(retry_after=failures[0] + self.window - now)
 
     def failed(self, account: str | None, address: str | None) -> None:
         now = self.clock()

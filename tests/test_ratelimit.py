@@ -25,6 +25,7 @@ def test_window_slides():
     with pytest.raises(Throttled) as caught:
         limiter.check("Alice", "10.0.0.2")  # names are case-insensitive
     assert caught.value.status == 429 and caught.value.message == "Throttled"
+    assert caught.value.headers == {"retry-after": "30"}  # when the first failure leaves the window
     limiter.check("bob", "10.0.0.1")
     clock.now += 30.5  # the first failure left the window
     limiter.check("alice", "10.0.0.1")

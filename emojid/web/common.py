@@ -156,7 +156,7 @@ async def spooled(request: Request, file: UploadFile, limit: int) -> AsyncIterat
 
 async def emojid_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, EmojidError)
-    return JSON({"error": exc.message}, status_code=exc.status)
+    return JSON({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

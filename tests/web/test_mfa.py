@@ -338,7 +338,9 @@ async def test_wrong_codes_throttle(strict_server):
     mfa_token = await mfa_required(server, app)
     for _ in range(3):
         assert_error(await challenge(server, app, mfa_token, "000000"), 400, "Invalid code")
-    assert_error(await challenge(server, app, mfa_token, device.totp.now()), 429, "Throttled")
+    throttled = await challenge(server, app, mfa_token, device.totp.now())
+    assert_error(throttled, 429, "Throttled")
+    assert 1 <= int(throttled.headers["retry-after"]) <= 2
     # The right password again does not buy more guesses at the code.
     fresh = await mfa_required(server, app)
     assert_error(await challenge(server, app, fresh, device.totp.now()), 429, "Throttled")
