@@ -208,12 +208,11 @@ def pack_list(ctx: click.Context) -> None:
 @click.pass_context
 def pack_show(ctx: click.Context, name: str) -> None:
     """Print a pack as JSON: its metadata and every file."""
-    from emojid.web.emoji_packs import pack_meta
+    from emojid.web.emoji_packs import show_document
 
     def run(service: Any) -> None:
         row, files = asyncio.run(service.show(name, 1, 1 << 30))
-        click.echo(json.dumps({"files": files, "files_count": row.files_count, "pack": pack_meta(row)},
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps(show_document(row, files), indent=2, ensure_ascii=False))
 
     _with_service(ctx, run)
 

@@ -183,17 +183,18 @@ class RemoteClient:
             raise
         except httpx.TooManyRedirects:
             raise RemoteError(f"{url}: too many redirects") from None
-        except httpx.UnsupportedProtocol as exc:
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            # Also a redirect to a URL that cannot be fetched: refused before connecting.
             raise RemoteRefused(f"{url}: {exc}") from None
         except httpx.TimeoutException:
             raise RemoteError(f"{url}: timed out after {self.config.timeout_seconds} s") from None
         except httpx.HTTPError as exc:
             raise RemoteError(f"{url}: {exc.__class__.__name__}: {exc}") from None
 
-    async def get_json(self, url: str, max_bytes: int = 16 << 20) -> Any:
+    async def get_json(self, url: str, max_bytes: int = 16 << 20, accept: str = "application/json") -> Any:
         """GET a JSON document (bounded); RemoteError for any non-2xx or non-JSON answer."""
         max_bytes = min(max_bytes, self.config.max_download_bytes)
-        async with self._stream(url, "application/json") as response:
+        async with self._stream(url, accept) as response:
             if not response.is_success:
                 raise RemoteError(f"{url} answered {response.status_code}", remote_status=response.status_code)
             body = bytearray()

@@ -8,15 +8,13 @@ is on, a development setting; RFC 7033 wants https.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httpx
 
 from emojid.errors import EmojidError
-from emojid.remote import RemoteClient, RemoteError, check_url
+from emojid.remote import RemoteClient, RemoteError
 
 MAX_BYTES = 1 << 20
 SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
@@ -38,24 +36,7 @@ class RemoteAccount:
 
 async def get_json(remote: RemoteClient, url: str, accept: str) -> Any:
     """A bounded JSON GET through the guarded client; RemoteError on any failure."""
-    check_url(url)
-    try:
-        async with remote.client.stream("GET", url, headers={"accept": accept}) as response:
-            if not response.is_success:
-                raise RemoteError(f"{url} answered {response.status_code}", remote_status=response.status_code)
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise RemoteError(f"{url}: answer too large")
-    except EmojidError:
-        raise
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-        raise RemoteError(f"{url}: {exc.__class__.__name__}") from None
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RemoteError(f"{url} did not answer JSON") from None
+    return await remote.get_json(url, max_bytes=MAX_BYTES, accept=accept)
 
 
 def _split(account: str) -> tuple[str, str]:

@@ -28,6 +28,11 @@ def pack_meta(row: PackRow) -> dict:
     return meta
 
 
+def show_document(row: PackRow, files: dict[str, str]) -> dict:
+    """What GET /emoji/pack answers (and `emojid pack show` prints)."""
+    return {"files": files, "files_count": row.files_count, "pack": pack_meta(row)}
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -58,7 +63,7 @@ async def show_pack(request: Request) -> Response:
     page = int_param(params, "page", 1, minimum=1)
     page_size = int_param(params, "page_size", 30, minimum=0)
     row, files = await ctx(request).packs.show(name, page, page_size)
-    return JSON({"files": files, "files_count": row.files_count, "pack": pack_meta(row)})
+    return JSON(show_document(row, files))
 
 
 async def create_pack(request: Request) -> Response:
