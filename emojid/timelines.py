@@ -56,7 +56,7 @@ class Page:
     offset: int = 0
 
     @classmethod
-    def parse(cls, params: dict, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> "Page":
+    def parse(cls, params: dict, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> Page:
         raw = params.get("limit")
         if raw is None or raw == "":
             limit = default

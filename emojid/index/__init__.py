@@ -24,6 +24,8 @@ from emojid.index.profiles import ProfilesIndex
 from emojid.index.registration import RegistrationIndex
 from emojid.index.relationships import RelationshipsIndex
 from emojid.index.statuses import StatusesIndex
+from emojid.index.interactions import InteractionsIndex
+from emojid.index.conversations import ConversationsIndex
 from emojid.index.sync_jobs import SyncJobsIndex
 from emojid.index.schema import migrations
 
@@ -31,7 +33,7 @@ T = TypeVar("T")
 
 
 class Index(PacksIndex, AccountsIndex, MirrorsIndex, SyncJobsIndex, OAuthIndex, ProfilesIndex,
-            RelationshipsIndex, RegistrationIndex, StatusesIndex, EventsIndex):
+            RelationshipsIndex, RegistrationIndex, StatusesIndex, InteractionsIndex, ConversationsIndex, EventsIndex):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)

@@ -78,6 +78,7 @@ def m0007_statuses(db: sqlite_utils.Database) -> None:
             account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
             emoji TEXT NOT NULL,                   -- fully qualified unicode, or a custom shortcode
             url TEXT,                              -- custom emoji only: its image at reaction time
+            since INTEGER NOT NULL,                -- when this emoji was first used on the status: the order
             created_at TEXT NOT NULL,
             UNIQUE (status_id, account_id, emoji)
         );
@@ -101,7 +102,7 @@ def m0007_statuses(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         );
         CREATE TABLE participations (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- small: sent as a JSON number (direct_conversation_id)
             conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
             account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
             read INTEGER NOT NULL DEFAULT 0,
