@@ -105,7 +105,7 @@ class AccountView:
             "created_at": masto_date(account.created_at),
             "followers_count": followers if show_followers else 0,
             "following_count": following if show_following else 0,
-            "statuses_count": 0,
+            "statuses_count": self.index.statuses_count(account.id),
             "last_status_at": None,
             "note": note_html(profile.note),
             "url": ap_id,
@@ -172,8 +172,8 @@ class AccountView:
             notification_settings={name: profile.notification(name) for name in
                                    ("block_from_strangers", "hide_notification_contents")},
             allow_following_move=self.config.instance.allow_following_move if allow_move is None else allow_move,
-            unread_conversation_count=0,
-            unread_notifications_count=0,
+            unread_conversation_count=self.index.unread_conversations(account.id),
+            unread_notifications_count=self.index.unread_notifications(account.id),
             email=account.email,
         )
         entity["follow_requests_count"] = len(self.index.followers(account.id, state="pending"))

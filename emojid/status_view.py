@@ -153,9 +153,7 @@ class StatusView:
             return {}
         key = (account.id, viewer.id if viewer else None)
         if key not in self._account_cache:
-            entity = self.accounts.account(account, viewer)
-            entity["statuses_count"] = self.index.statuses_count(account.id)
-            self._account_cache[key] = entity
+            self._account_cache[key] = self.accounts.account(account, viewer)
         return self._account_cache[key]
 
     def _media(self, status: Status) -> list[dict]:

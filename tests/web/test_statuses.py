@@ -242,3 +242,21 @@ async def test_explicit_addressing_with_to(server):
         form = ok(await c.post("/api/v1/statuses", data={"status": "form", "visibility": "direct",
                                                          "to[]": ["bob", "carol"]}))
     assert sorted(m["id"] for m in form["mentions"]) == sorted([bob.id, carol.id])
+
+
+async def test_account_counts_follow_posts_and_notifications(server):
+    """verify_credentials and /accounts/:id count the account's statuses and unread notifications."""
+    async with server.client(server.user_token) as user, server.admin() as admin:
+        me = (await user.get("/api/v1/accounts/verify_credentials")).json()
+        assert me["statuses_count"] == 0
+        for text in ("one", "two"):
+            r = await user.post("/api/v1/statuses", json={"status": text})
+            assert r.status_code == 200, r.text
+        status_id = r.json()["id"]
+        r = await admin.post(f"/api/v1/statuses/{status_id}/favourite")
+        assert r.status_code == 200, r.text
+        me = (await user.get("/api/v1/accounts/verify_credentials")).json()
+        assert me["statuses_count"] == 2
+        assert me["pleroma"]["unread_notifications_count"] == 1
+        shown = (await admin.get(f"/api/v1/accounts/{me['id']}")).json()
+        assert shown["statuses_count"] == 2
