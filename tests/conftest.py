@@ -12,6 +12,7 @@ from typing import AsyncIterator, Callable
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from emojid.accounts import Accounts
 from emojid.app import build_app
@@ -84,7 +85,8 @@ def seed_accounts(config: Config) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None] | None = None) -> AsyncIterator[Server]:
+async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None] | None = None,
+                  configure_app: Callable[[Starlette], None] | None = None) -> AsyncIterator[Server]:
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so,
     # and without it every response waits ~40 ms on a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -95,7 +97,10 @@ async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None]
     tokens = seed_accounts(config)
     if prepare:
         prepare(config)
-    server = uvicorn.Server(uvicorn.Config(build_app(config), log_level="warning", lifespan="on"))
+    app = build_app(config)
+    if configure_app:
+        configure_app(app)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 from pathlib import Path
 
 import icalendar
 import pytest
-import uvicorn
 
-from emojid.app import build_app
-from emojid.config import load
 from emojid.locations import Location
-from tests.conftest import Server, seed_accounts, write_config
+from tests.conftest import serving
 from tests.web.accounts_support import assert_error, make_account, token_for
 
 V1 = "/api/v1/pleroma"
@@ -264,32 +258,12 @@ class Gazetteer:
         return next((p for p in self.places if p.origin_id == origin_id), None)
 
 
-@contextlib.asynccontextmanager
-async def serving_with_places(root: Path):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    port = sock.getsockname()[1]
-    config = load(write_config(root, port), environ={})
-    tokens = seed_accounts(config)
-    app = build_app(config)
-    app.state.location_provider = Gazetteer()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            assert not task.done(), "server failed to start"
-            await asyncio.sleep(0.01)
-        yield Server(f"http://127.0.0.1:{port}", config, root, tokens["admin"], tokens["user"], tokens)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 @pytest.fixture
 async def places_server(tmp_path: Path):
-    async with serving_with_places(tmp_path / "places") as s:
+    def with_places(app) -> None:
+        app.state.location_provider = Gazetteer()
+
+    async with serving(tmp_path / "places", configure_app=with_places) as s:
         yield s
 
 
