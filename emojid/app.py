@@ -26,7 +26,7 @@ from emojid.watcher import Watcher
 from emojid.web import routes
 from starlette.middleware import Middleware
 
-from emojid.web.common import CloseForms, emojid_error, http_error, server_error
+from emojid.web.common import CloseForms, IgnoreTrailingSlash, emojid_error, http_error, server_error
 from emojid.web.emoji_lists import EmojiListCache
 
 log = logging.getLogger("emojid.app")
@@ -96,9 +96,11 @@ def build_app(config: Config) -> Starlette:
             await remote.aclose()
             service.close()
 
-    return Starlette(
+    app = Starlette(
         routes=routes(),
         lifespan=lifespan,
-        middleware=[Middleware(CloseForms)],
+        middleware=[Middleware(IgnoreTrailingSlash), Middleware(CloseForms)],
         exception_handlers={EmojidError: emojid_error, HTTPException: http_error, Exception: server_error},
     )
+    app.router.redirect_slashes = False  # IgnoreTrailingSlash serves `/x/` as `/x`
+    return app

@@ -15,6 +15,8 @@ from emojid.index.accounts import Account
 from emojid.index.relationships import BLOCK, ENDORSEMENT, MUTE, NOTIFICATION_MUTE, SUBSCRIPTION
 
 MAX_ENDORSED = 20  # Pleroma's instance.max_endorsed_users
+# A timed mute ends within dates Python can count (year 9999); a century is "for good" anyway.
+MAX_MUTE_SECONDS = 100 * 365 * 24 * 3600
 
 
 def _now() -> str:

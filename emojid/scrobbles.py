@@ -22,6 +22,7 @@ from emojid.timelines import Page
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 MAX_TEXT = 1000
+MAX_LENGTH = 10 ** 15 - 1  # as many digits as a text `length` may have; SQLite stores it
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -54,6 +55,8 @@ def _length(value: Any) -> int | None:
         raise BadRequest("length must be an integer")
     if number < 0:
         raise BadRequest("length must be at least 0")
+    if number > MAX_LENGTH:
+        raise BadRequest(f"length must be at most {MAX_LENGTH}")
     return number
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Router
 
 from emojid.web import (
     backups,
@@ -63,6 +63,11 @@ def routes() -> list[BaseRoute]:
         *instance.routes,
         *emoji_lists.routes,
         *static.routes,
-        Mount("/api/v1/pleroma", routes=pleroma_routes),
-        Mount("/api/pleroma", routes=pleroma_routes + emoji_remote.legacy_routes + legacy.routes),
+        _mount("/api/v1/pleroma", pleroma_routes),
+        _mount("/api/pleroma", pleroma_routes + emoji_remote.legacy_routes + legacy.routes),
     ]
+
+
+def _mount(prefix: str, entries: list[BaseRoute]) -> Mount:
+    # No redirects between `/x` and `/x/`: emojid.web.common.IgnoreTrailingSlash serves both.
+    return Mount(prefix, app=Router(entries, redirect_slashes=False))

@@ -19,7 +19,7 @@ from emojid.index.accounts import Account
 from emojid.index.relationships import BLOCK, ENDORSEMENT, MUTE
 from emojid.media import LIMITS
 from emojid.profiles import Profiles, boolean_like
-from emojid.relationships import Relationships
+from emojid.relationships import MAX_MUTE_SECONDS, Relationships
 from emojid.web import registration
 from emojid.web.account_common import account_by_id, optional_account, require_any, run, view
 from emojid.web.common import JSON, ctx, int_param, read_params, text_param
@@ -162,7 +162,8 @@ def _follow(rel: Relationships, me: Account, other: Account, params: dict) -> No
 
 
 def _mute(rel: Relationships, me: Account, other: Account, params: dict) -> None:
-    duration = int_param(params, "duration", int_param(params, "expires_in", 0))
+    fallback = int_param(params, "expires_in", 0, maximum=MAX_MUTE_SECONDS)
+    duration = int_param(params, "duration", fallback, maximum=MAX_MUTE_SECONDS)
     rel.mute(me, other, notifications=bool(_flag(params, "notifications", True)), duration=duration)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from emojid import backups as backup_worker
@@ -11,7 +11,7 @@ from emojid.auth import require
 from emojid.backups import CONTENT_TYPE, Backups
 from emojid.errors import NotFound
 from emojid.web.account_common import run
-from emojid.web.common import JSON, ctx
+from emojid.web.common import JSON, FileAnswer, ctx
 
 
 def _backups(request: Request) -> Backups:
@@ -40,7 +40,7 @@ async def download(request: Request) -> Response:
     path = await run(_backups(request).path_of, request.path_params["file_name"])
     if path is None:
         raise NotFound("Not found")
-    return FileResponse(path, media_type=CONTENT_TYPE, headers={"x-content-type-options": "nosniff"})
+    return FileAnswer(path, media_type=CONTENT_TYPE, headers={"x-content-type-options": "nosniff"})
 
 
 routes: list[BaseRoute] = [

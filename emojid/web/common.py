@@ -15,7 +15,7 @@ import anyio.to_thread
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from emojid.errors import BadRequest, EmojidError, PayloadTooLarge
 from emojid.packs import Upload
@@ -43,6 +43,9 @@ def _set_nested(params: dict, key: str, value: Any) -> None:
     if "[" in key and key.endswith("]"):
         outer, _, inner = key[:-1].partition("[")
         if outer and inner and "[" not in inner:
+            if isinstance(value, UploadFile):
+                # No parameter takes a file inside an object; stored as JSON, it could not be encoded.
+                raise BadRequest(f"{key} cannot be a file upload")
             slot = params.setdefault(outer, {})
             if isinstance(slot, dict):
                 slot[inner] = value
@@ -75,15 +78,41 @@ async def read_params(request: Request) -> dict[str, Any]:
     if not body.strip():
         return params
     if content_type in ("application/json", "") or content_type.endswith("+json"):
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("Malformed JSON body") from None
-        if not isinstance(data, dict):
-            raise BadRequest("The JSON body must be an object")
-        params.update(data)
+        params.update(json_object(body))
         return params
     raise BadRequest(f"Unsupported request body type: {content_type}")
+
+
+def json_object(text: bytes | str, name: str | None = None) -> dict[str, Any]:
+    """A JSON object sent as text: the request body, or the form field `name` carrying one."""
+    malformed = f"{name} must be a JSON object" if name else "Malformed JSON body"
+    try:
+        # RecursionError: nesting deeper than the parser's stack (`[[[[...`).
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest(malformed) from None
+    if not isinstance(data, dict):
+        raise BadRequest(malformed if name else "The JSON body must be an object")
+    # "\ud800" is valid JSON but no Unicode text: nothing (SQLite, file names,
+    # our own error messages) could encode it later. Refused here, once.
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(f"{malformed}: a string has an unpaired surrogate") from None
+    return data
+
+
+def json_data(value: Any, name: str) -> Any:
+    """`value` when it is plain data that can be stored as JSON: no file upload anywhere in it."""
+    if isinstance(value, UploadFile):
+        raise BadRequest(f"{name} cannot be a file upload")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            json_data(item, f"{name}[{key}]")
+    elif isinstance(value, list):
+        for item in value:
+            json_data(item, name)
+    return value
 
 
 def text_param(params: dict, name: str) -> str | None:
@@ -95,7 +124,7 @@ def text_param(params: dict, name: str) -> str | None:
     return str(value)
 
 
-def int_param(params: dict, name: str, default: int, minimum: int = 0) -> int:
+def int_param(params: dict, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     value = params.get(name)
     if value is None or value == "":
         return default
@@ -107,6 +136,8 @@ def int_param(params: dict, name: str, default: int, minimum: int = 0) -> int:
         raise BadRequest(f"{name} must be an integer")
     if number < minimum:
         raise BadRequest(f"{name} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise BadRequest(f"{name} must be at most {maximum}")
     return number
 
 
@@ -172,6 +203,42 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSON({"error": "Internal server error"}, status_code=500)
 
 
+class FileAnswer(FileResponse):
+    """A file from disk. The Range refusals Starlette sends by itself (400 for a malformed
+    header, 416 for one past the end, both text/plain) go out as JSON errors like every other."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        refusal: dict | None = None
+
+        async def json_refusals(message) -> None:
+            nonlocal refusal
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                refusal = message  # its body follows in one message
+            elif refusal is None:
+                await send(message)
+            else:
+                text = message.get("body", b"").decode("utf-8", "replace") or "Range Not Satisfiable"
+                kept = {k.decode("latin-1"): v.decode("latin-1") for k, v in refusal["headers"]
+                        if k.lower() == b"content-range"}
+                await JSON({"error": text}, status_code=refusal["status"], headers=kept)(scope, receive, send)
+
+        await super().__call__(scope, receive, json_refusals)
+
+
+class IgnoreTrailingSlash:
+    """ASGI middleware: `/api/v1/instance/` is `/api/v1/instance`, as Pleroma's router
+    (Phoenix) sees it. The routers themselves never redirect (`redirect_slashes=False`):
+    Starlette's bodyless 307 to the other spelling would not be JSON, and could loop here."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and len(scope["path"]) > 1 and scope["path"].endswith("/"):
+            scope = dict(scope, path=scope["path"].rstrip("/") or "/")
+            if scope.get("raw_path"):
+                scope["raw_path"] = scope["raw_path"].rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
 
 
 class CloseForms:

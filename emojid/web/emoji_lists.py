@@ -21,11 +21,11 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from emojid.index import Index
-from emojid.web.common import ctx
+from emojid.web.common import FileAnswer, ctx
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -122,7 +122,7 @@ async def _serve(request: Request, kind: str) -> Response:
     tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
     if listed.etag in tags:
         return Response(status_code=304, headers=headers)
-    return FileResponse(listed.path, media_type="application/json", headers=headers)
+    return FileAnswer(listed.path, media_type="application/json", headers=headers)
 
 
 async def custom_emojis(request: Request) -> Response:

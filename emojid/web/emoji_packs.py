@@ -16,7 +16,7 @@ from starlette.routing import Route
 from emojid.auth import require
 from emojid.errors import BadRequest
 from emojid.index.packs import PackRow
-from emojid.web.common import JSON, ctx, int_param, read_params, text_param
+from emojid.web.common import JSON, ctx, int_param, json_object, read_params, text_param
 
 
 def pack_meta(row: PackRow) -> dict:
@@ -81,11 +81,7 @@ async def update_pack(request: Request) -> Response:
         raise BadRequest("Missing field: metadata.")
     metadata = params["metadata"]
     if isinstance(metadata, str):
-        # A form field may carry the object as JSON text.
-        try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            raise BadRequest("metadata must be a JSON object") from None
+        metadata = json_object(metadata, "metadata")  # a form field may carry the object as JSON text
     return JSON(await ctx(request).packs.update_metadata(name, metadata))
 
 

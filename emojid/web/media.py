@@ -6,7 +6,7 @@ import re
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from emojid import placeholders
@@ -15,7 +15,7 @@ from emojid.errors import BadRequest, NotFound
 from emojid.index.profiles import MediaRow
 from emojid.media import LIMITS, TYPES, MediaStore
 from emojid.web.account_common import run
-from emojid.web.common import JSON, ctx, read_params, text_param
+from emojid.web.common import JSON, FileAnswer, ctx, read_params, text_param
 from emojid.web.uploads import image_param
 
 DESCRIPTION_LIMIT = 5000
@@ -84,7 +84,7 @@ async def media_file(request: Request) -> Response:
     path = await run(_store(request).path_of, filename)
     if path is None:
         raise NotFound("Not found")
-    return FileResponse(path, media_type=TYPES["." + filename.rsplit(".", 1)[1]], headers=SAFE_HEADERS)
+    return FileAnswer(path, media_type=TYPES["." + filename.rsplit(".", 1)[1]], headers=SAFE_HEADERS)
 
 
 async def default_image(request: Request) -> Response:

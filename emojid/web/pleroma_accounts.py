@@ -24,7 +24,7 @@ from emojid.profiles import Profiles
 from emojid.relationships import Relationships
 from emojid.web import registration
 from emojid.web.account_common import account_by_id, optional_account, password_ok, require_any, run, view
-from emojid.web.common import JSON, ctx, read_params, required, text_param
+from emojid.web.common import JSON, ctx, json_data, read_params, required, text_param
 from emojid.web.uploads import CLEAR, image_param
 
 SUCCESS = {"status": "success"}
@@ -142,7 +142,7 @@ async def show_settings(request: Request) -> Response:
 async def update_settings(request: Request) -> Response:
     actor = await require(request, "write:accounts")
     app = _app_name(request)
-    params = await read_params(request)
+    params = json_data(await read_params(request), "settings")
     return JSON(await run(_profiles(request).merge_settings, actor.account, app, params))
 
 

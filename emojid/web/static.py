@@ -10,12 +10,12 @@ from email.utils import formatdate
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from emojid.errors import EmojidError, NotFound
 from emojid.images import sniff_type
-from emojid.web.common import ctx
+from emojid.web.common import FileAnswer, ctx
 
 CACHE_CONTROL = "public, max-age=1209600"
 
@@ -73,7 +73,7 @@ async def emoji_file(request: Request) -> Response:
     if found.body is not None:
         headers.update({"last-modified": formatdate(st.st_mtime, usegmt=True), "accept-ranges": "bytes"})
         return Response(found.body, media_type=found.media_type, headers=headers)
-    return FileResponse(found.path, media_type=found.media_type, stat_result=st, headers=headers)
+    return FileAnswer(found.path, media_type=found.media_type, stat_result=st, headers=headers)
 
 
 routes = [Route("/emoji/{pack}/{filename:path}", emoji_file, methods=["GET", "HEAD"])]
