@@ -8,6 +8,7 @@ import json
 import stat
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image
 
@@ -69,6 +70,15 @@ def write_pack(packs_dir: Path, name: str, files: dict[str, str], meta: dict | N
     return directory
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under root (relative path -> bytes): to assert nothing changed."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+def tree(root: Path, skip: Callable[[str], bool] = lambda rel: False) -> dict[str, bytes]:
+    """Every file under root (relative path -> bytes): to assert nothing changed.
+
+    `skip` leaves paths out before they are read: the server's background work
+    (archives being built in cache/) comes and goes while we walk.
+    """
+    files = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if not skip(rel) and path.is_file():
+            files[rel] = path.read_bytes()
+    return files

@@ -89,12 +89,8 @@ def files_on_disk(server, name: str = "test_pack") -> set[str]:
 
 def outside_state(server) -> dict[str, bytes]:
     """Everything under the test's tmp root except the SQLite index and the cache."""
-    root = server.root.parent
-    return {
-        k: v
-        for k, v in tree(root).items()
-        if not k.startswith(f"{server.root.name}/emojid.db") and not k.startswith(f"{server.root.name}/cache/")
-    }
+    ignored = (f"{server.root.name}/emojid.db", f"{server.root.name}/cache/")
+    return tree(server.root.parent, skip=lambda rel: rel.startswith(ignored))
 
 
 def noise_png(size: int) -> bytes:
