@@ -18,8 +18,6 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from starlette.datastructures import UploadFile
-
 from emojid import ics, status_view
 from emojid.config import Config
 from emojid.errors import BadRequest, Forbidden, NotFound, Unprocessable
@@ -31,6 +29,7 @@ from emojid.index.events import EventEdit, EventRow, ParticipationRow
 from emojid.index.relationships import BLOCK
 from emojid.index.statuses import Status
 from emojid.locations import Location
+from emojid.params import text_value
 from emojid.statuses import MAX_CHARACTERS, Statuses
 from emojid.timelines import Page
 
@@ -43,18 +42,9 @@ STATUS_PARAMS = ("status", "visibility", "language", "content_type", "sensitive"
 _TAG = re.compile(r"<[^>]*>")
 
 
-def _text(params: dict, name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, (dict, list, bool, UploadFile)):
-        raise BadRequest(f"Invalid {name}: expected a string")
-    return str(value)
-
-
 def parse_time(value: Any, name: str) -> datetime | None:
     """An ISO 8601 date-time (UTC when it names no offset); None when absent or empty."""
-    text = _text({name: value}, name)
+    text = text_value({name: value}, name)
     if text is None or not text.strip():
         return None
     try:
@@ -119,14 +109,14 @@ class Events:
     # -- creating and editing --------------------------------------------------------
 
     def create(self, account: Account, params: dict, location: Location | None = None) -> Status:
-        name = _name(_text(params, "name"))
+        name = _name(text_value(params, "name"))
         start, end = parse_time(params.get("start_time"), "start_time"), parse_time(params.get("end_time"), "end_time")
         _check_times(start, end)
-        join_mode = _text(params, "join_mode") or "free"
+        join_mode = text_value(params, "join_mode") or "free"
         if join_mode not in JOIN_MODES:
             raise BadRequest(f"Invalid join_mode: expected one of {', '.join(JOIN_MODES)}")
         status_params = {key: params[key] for key in STATUS_PARAMS if key in params}
-        banner = _text(params, "banner_id")
+        banner = text_value(params, "banner_id")
         if banner:
             status_params["media_ids"] = [banner]
         status = self.statuses.create(account, status_params, object_type="Event")
@@ -142,7 +132,7 @@ class Events:
     def update(self, account: Account, status_id: str, params: dict, location: Location | None = None,
                location_given: bool = False) -> Status:
         status, event = self._own(account, status_id)
-        name = _name(_text(params, "name")) if "name" in params else event.name
+        name = _name(text_value(params, "name")) if "name" in params else event.name
         start = parse_time(params.get("start_time"), "start_time") if "start_time" in params \
             else _moment(event.start_time)
         if "end_time" in params:
@@ -157,7 +147,7 @@ class Events:
         return self.index.status_by_id(status.id) or status
 
     def _status_edit(self, account: Account, params: dict) -> EventEdit | None:
-        text = _text(params, "status")
+        text = text_value(params, "status")
         banner_given = "banner_id" in params
         if text is None and not banner_given:
             return None
@@ -169,7 +159,7 @@ class Events:
             formatted = self.statuses.format(text)
             edit = EventEdit(text, formatted.html, tuple(dict.fromkeys(t.lower() for t in formatted.tags)))
         if banner_given:
-            banner = _text(params, "banner_id")
+            banner = text_value(params, "banner_id")
             row = self.index.media_by_id(banner) if banner and banner.isdigit() else None
             media = (row.id,) if row is not None and row.account_id == account.id else ()
             edit = EventEdit(edit.text, edit.content, edit.tags, media)

@@ -19,6 +19,7 @@ from emojid.index import Index
 from emojid.index.accounts import Account
 from emojid.index.profiles import FLAG_DEFAULTS, NOTIFICATION_DEFAULTS, Profile
 from emojid.media import MediaStore
+from emojid.params import text_value
 
 NAME_LIMIT, BIO_LIMIT, DESCRIPTION_LIMIT = 100, 5000, 5000
 MAX_FIELDS, FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT = 10, 512, 2048
@@ -39,15 +40,6 @@ def boolean_like(value: Any, name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in TRUE + FALSE:
         return value.strip().lower() in TRUE
     raise BadRequest(f"Invalid value for {name}: expected a boolean")
-
-
-def _text(params: dict, name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise BadRequest(f"{name} must be a string")
-    return str(value)
 
 
 def parse_fields(params: dict) -> list[dict] | None:
@@ -111,19 +103,19 @@ class Profiles:
         """Apply every given change (all checked before any is stored); the new profile."""
         profile = self.index.profile(account.id)
         changes: dict[str, Any] = {}
-        display_name = _text(params, "display_name")
+        display_name = text_value(params, "display_name")
         if display_name is not None:
             if len(display_name) > NAME_LIMIT:
                 raise PayloadTooLarge("Name is too long")
             changes["display_name"] = display_name
-        note = _text(params, "note")
+        note = text_value(params, "note")
         if note is not None:
             if len(note) > BIO_LIMIT:
                 raise PayloadTooLarge("Bio is too long")
             changes["note"] = note
         for name, message in (("avatar_description", "Avatar description is too long"),
                               ("header_description", "Banner description is too long")):
-            value = _text(params, name)
+            value = text_value(params, name)
             if value is not None:
                 if len(value) > DESCRIPTION_LIMIT:
                     raise PayloadTooLarge(message)
@@ -136,7 +128,7 @@ class Profiles:
                 changes[name] = boolean_like(params[name], name)
         if params.get("bot") is not None:
             changes["actor_type"] = "Service" if boolean_like(params["bot"], "bot") else "Person"
-        actor_type = _text(params, "actor_type")
+        actor_type = text_value(params, "actor_type")
         if actor_type is not None:
             if actor_type not in ACTOR_TYPES:
                 raise BadRequest(f"Invalid value for actor_type: expected one of {', '.join(ACTOR_TYPES)}")
@@ -150,15 +142,15 @@ class Profiles:
         if params.get("allow_following_move") is not None:
             changes["allow_following_move"] = boolean_like(params["allow_following_move"], "allow_following_move")
         source = params.get("source") if isinstance(params.get("source"), dict) else {}
-        scope = _text(params, "default_scope") or _text(source, "privacy")
+        scope = text_value(params, "default_scope") or text_value(source, "privacy")
         if scope is not None:
             if scope not in SCOPES:
                 raise BadRequest(f"Invalid value for default_scope: expected one of {', '.join(SCOPES)}")
             changes["default_scope"] = scope
-        language = _text(params, "language") or _text(source, "language")
+        language = text_value(params, "language") or text_value(source, "language")
         if language is not None:
             changes["language"] = language[:16] or None
-        birthday = _text(params, "birthday")
+        birthday = text_value(params, "birthday")
         if birthday is not None:
             if birthday and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", birthday):
                 raise BadRequest("Invalid value for birthday: expected YYYY-MM-DD")

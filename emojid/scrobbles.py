@@ -18,6 +18,7 @@ from emojid.index import Index
 from emojid.index.accounts import Account
 from emojid.index.events import ScrobbleRow
 from emojid.index.relationships import BLOCK
+from emojid.params import text_value
 from emojid.timelines import Page
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -31,15 +32,7 @@ def strip_tags(text: str | None) -> str | None:
 
 
 def _text(params: dict, name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise BadRequest(f"{name} must be a string")
-    value = str(value)
-    if len(value) > MAX_TEXT:
-        raise BadRequest(f"{name} is longer than {MAX_TEXT} characters")
-    return value
+    return text_value(params, name, MAX_TEXT)
 
 
 def _length(value: Any) -> int | None:

@@ -30,6 +30,7 @@ from emojid.index.accounts import Account
 from emojid.index.interactions import Notice
 from emojid.index.relationships import BLOCK
 from emojid.index.statuses import PUBLIC_LIKE, NewStatus, Status
+from emojid.params import text_value
 from emojid.profiles import boolean_like
 from emojid.timelines import Page, id_param, parse_id
 
@@ -54,15 +55,6 @@ def list_param(params: dict, name: str) -> list[str]:
     if any(isinstance(v, (dict, list, UploadFile, bool)) for v in values):
         raise BadRequest(f"Invalid {name}: expected a list of strings")
     return [str(v) for v in values if str(v) != ""]
-
-
-def _text(params: dict, name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, (dict, list, UploadFile, bool)):
-        raise BadRequest(f"Invalid {name}: expected a string")
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -105,8 +97,8 @@ class Statuses:
         Raises BadRequest (400) for malformed parameters, NotFound (404) for a
         reply/quote/conversation the account cannot see, Unprocessable (422)
         for what Pleroma refuses (empty, too long, visibility, quoting)."""
-        text = (_text(params, "status") or "").strip()
-        spoiler = (_text(params, "spoiler_text") or "").strip()
+        text = (text_value(params, "status") or "").strip()
+        spoiler = (text_value(params, "spoiler_text") or "").strip()
         media_ids = self._media(account, list_param(params, "media_ids"))
         if not text and not spoiler and not media_ids and object_type == "Note":  # an event's text is optional
             raise Unprocessable("Cannot post an empty status without attachments")
@@ -126,10 +118,10 @@ class Statuses:
         sensitive = "nsfw" in tags
         if params.get("sensitive") not in (None, ""):
             sensitive = boolean_like(params["sensitive"], "sensitive") or sensitive
-        language = _text(params, "language") or None
+        language = text_value(params, "language") or None
         if language is not None and not _LANGUAGE.match(language):
             raise BadRequest("Invalid language")
-        content_type = _text(params, "content_type") or "text/plain"
+        content_type = text_value(params, "content_type") or "text/plain"
         if content_type not in CONTENT_TYPES:
             content_type = "text/plain"  # Pleroma falls back the same way
 
@@ -168,7 +160,7 @@ class Statuses:
     def _visibility(self, account: Account, params: dict, parent: Status | None, in_conversation: bool) -> str:
         if in_conversation:
             return "direct"
-        asked = _text(params, "visibility")
+        asked = text_value(params, "visibility")
         if asked:
             if asked not in VISIBILITIES:
                 raise BadRequest(f"Invalid visibility: {asked}")
