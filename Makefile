@@ -17,7 +17,8 @@ run: $(STAMP)
 	$(BIN)/emojid serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/ruff check emojid tests bench scripts
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

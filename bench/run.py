@@ -471,7 +471,7 @@ def bench_growth(client: httpx.Client, small_base: str, count: int) -> None:
     clients[small_base] = small
     times: dict[str, list[float]] = {k: [] for k in series}
     try:
-        for label, (base, path, params) in series.items():  # warm-up
+        for base, path, params in series.values():  # warm-up
             get(clients[str(base)], path, params=params)
         for _ in range(REQUESTS):
             for label, (base, path, params) in series.items():

@@ -5,70 +5,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-
-from emojid.accounts import Accounts
-from emojid.auth import Authenticator
-from emojid.config import Config
-from emojid.errors import EmojidError
-from emojid.index import Index
-from emojid.packs import PackService
-from emojid.remote import RemoteClient
-from emojid.remote_packs import RemotePacks
-from emojid.sync import Syncer
-from emojid.store import PackStore
-from emojid.watcher import Watcher
-from emojid.web import routes
 from starlette.middleware import Middleware
 
-from emojid.web.common import CloseForms, IgnoreTrailingSlash, emojid_error, http_error, server_error
-from emojid.web.emoji_lists import EmojiListCache
+from emojid.auth.accounts import Accounts
+from emojid.auth.callers import Authenticator
+from emojid.auth.index import AuthIndex
+from emojid.config import Config
+from emojid.context import AppContext
+from emojid.emoji.packs import PackService
+from emojid.emoji.remote_packs import RemotePacks
+from emojid.emoji.sync import Syncer
+from emojid.emoji.watcher import Watcher
+from emojid.emoji.web.lists import EmojiListCache
+from emojid.errors import EmojidError
+from emojid.http.middleware import CloseForms, IgnoreTrailingSlash
+from emojid.http.responses import emojid_error, http_error, server_error
+from emojid.migrations import open_database
+from emojid.remote import RemoteClient
+from emojid.routes import routes
+from emojid.social.index import SocialIndex
+from emojid.social.services import Social
 
 log = logging.getLogger("emojid.app")
-
-
-@dataclass
-class AppContext:
-    """The long-lived objects every handler reaches through request.app.state.ctx."""
-
-    config: Config
-    packs: PackService
-    accounts: Accounts
-    auth: Authenticator
-    remote_packs: RemotePacks
-    syncer: Syncer
-    emoji_lists: EmojiListCache
-    watcher: Watcher | None = None
-    tasks: list[asyncio.Task] = field(default_factory=list)
-
-    @property
-    def index(self) -> Index:
-        return self.packs.index
-
-    @property
-    def store(self) -> PackStore:
-        return self.packs.store
-
-    def job_queue_stats(self) -> dict:
-        return self.syncer.queue_stats()
 
 
 def build_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        service = await anyio.to_thread.run_sync(PackService.open, config)
-        accounts = Accounts(service.index)
+        database = await anyio.to_thread.run_sync(open_database, config.database_path)
+        service = PackService.open(config, database)
+        social_index = SocialIndex(database)
+        accounts = Accounts(AuthIndex(database), pending_reason=social_index.pending_reason)
         remote = RemoteClient(config.remote)
         remote_packs = RemotePacks(service, remote)
         service.fallback_checker = remote_packs.fallback_sha256
-        syncer = Syncer(service, remote_packs, config.sync)
-        context = AppContext(config, service, accounts, Authenticator(accounts), remote_packs, syncer,
-                             EmojiListCache(config.cache_dir / "lists"))
+        context = AppContext(
+            config, database, remote,
+            packs=service, remote_packs=remote_packs, syncer=Syncer(service, remote_packs, config.sync),
+            emoji_lists=EmojiListCache(config.cache_dir / "lists"),
+            accounts=accounts, auth=Authenticator(accounts),
+            social=Social(social_index, config, remote),
+        )
         app.state.ctx = context
         swept = await anyio.to_thread.run_sync(service.sweep_leftovers)
         if swept:
@@ -78,7 +60,7 @@ def build_app(config: Config) -> Starlette:
         context.tasks.append(asyncio.create_task(service.build_archives_forever(), name="emojid-archives"))
         stop_sync = asyncio.Event()
         if config.sync:
-            context.tasks.append(asyncio.create_task(syncer.run_forever(stop_sync), name="emojid-sync"))
+            context.tasks.append(asyncio.create_task(context.syncer.run_forever(stop_sync), name="emojid-sync"))
         if config.watch.enabled:
             context.watcher = Watcher(service, config.watch.debounce_ms)
             context.watcher.start()
@@ -93,8 +75,9 @@ def build_app(config: Config) -> Starlette:
             for task in context.tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await context.social.aclose()
             await remote.aclose()
-            service.close()
+            database.close()
 
     app = Starlette(
         routes=routes(),

@@ -12,12 +12,14 @@ import json
 import logging
 import signal
 import sys
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import click
 
 from emojid import __version__
 from emojid.config import Config, load
+from emojid.db import Database
 from emojid.errors import EmojidError
 
 
@@ -72,15 +74,34 @@ def _config(ctx: click.Context) -> Config:
     return obj["config"]
 
 
-def _with_service(ctx: click.Context, fn: Callable[[Any], Any]) -> Any:
-    from emojid.packs import PackService
+def _database(ctx: click.Context) -> Database:
+    from emojid.migrations import open_database
 
-    service = PackService.open(_config(ctx))
+    return open_database(_config(ctx).database_path)
+
+
+def _with_service(ctx: click.Context, fn: Callable[[Any], Any], reconcile: bool = True) -> Any:
+    from emojid.emoji.packs import PackService
+
+    database = _database(ctx)
     try:
-        service.reconcile_sync()
+        service = PackService.open(_config(ctx), database)
+        if reconcile:
+            service.reconcile_sync()
         return fn(service)
     finally:
-        service.close()
+        database.close()
+
+
+def _with_accounts(ctx: click.Context, fn: Callable[[Any], Any]) -> Any:
+    from emojid.auth.accounts import Accounts
+    from emojid.auth.index import AuthIndex
+
+    database = _database(ctx)
+    try:
+        return fn(Accounts(AuthIndex(database)))
+    finally:
+        database.close()
 
 
 @click.group(cls=Group)
@@ -151,14 +172,7 @@ def user_create(ctx: click.Context, name: str, password: str, email: str | None,
     Example:
         emojid user create alice --password s3cret --admin
     """
-    from emojid.accounts import Accounts
-    from emojid.index import Index
-
-    index = Index(_config(ctx).database_path)
-    try:
-        click.echo(Accounts(index).create_user(name, password, email, admin).id)
-    finally:
-        index.close()
+    click.echo(_with_accounts(ctx, lambda accounts: accounts.create_user(name, password, email, admin).id))
 
 
 @cli.group(cls=Group)
@@ -177,14 +191,7 @@ def token_create(ctx: click.Context, name: str, scopes: str) -> None:
     Example:
         emojid token create alice --scopes "read write admin"
     """
-    from emojid.accounts import Accounts
-    from emojid.index import Index
-
-    index = Index(_config(ctx).database_path)
-    try:
-        click.echo(Accounts(index).token_for_cli(name, scopes))
-    finally:
-        index.close()
+    click.echo(_with_accounts(ctx, lambda accounts: accounts.token_for_cli(name, scopes)))
 
 
 @cli.group(cls=Group)
@@ -208,7 +215,7 @@ def pack_list(ctx: click.Context) -> None:
 @click.pass_context
 def pack_show(ctx: click.Context, name: str) -> None:
     """Print a pack as JSON: its metadata and every file."""
-    from emojid.web.emoji_packs import show_document
+    from emojid.emoji.web.packs import show_document
 
     def run(service: Any) -> None:
         row, files = asyncio.run(service.show(name, 1, 1 << 30))
@@ -245,8 +252,8 @@ def pack_import(ctx: click.Context) -> None:
 
 @contextlib.asynccontextmanager
 async def _remote(service: Any) -> AsyncIterator[Any]:
+    from emojid.emoji.remote_packs import RemotePacks
     from emojid.remote import RemoteClient
-    from emojid.remote_packs import RemotePacks
 
     async with RemoteClient(service.config.remote) as client:
         remote_packs = RemotePacks(service, client)
@@ -325,7 +332,7 @@ def pack_ls_manifest(ctx: click.Context, manifest: str | None) -> None:
     Example:
         emojid pack ls-manifest --manifest https://example.org/emoji-index/index.json
     """
-    from emojid.manifest import DEFAULT_MANIFEST, describe_lines, load_manifest
+    from emojid.emoji.manifest import DEFAULT_MANIFEST, describe_lines, load_manifest
     from emojid.remote import RemoteClient
 
     config = _config(ctx)
@@ -354,7 +361,7 @@ def pack_get_packs(ctx: click.Context, manifest: str | None, names: tuple[str, .
     Example:
         emojid pack get-packs --manifest ./index.json finmoji blobs.gg
     """
-    from emojid.manifest import DEFAULT_MANIFEST, ManifestInstaller, load_manifest
+    from emojid.emoji.manifest import DEFAULT_MANIFEST, ManifestInstaller, load_manifest
 
     async def run(service: Any) -> list[str]:
         async with _remote(service) as remote_packs:
@@ -402,7 +409,7 @@ def pack_gen_pack(ctx: click.Context, url: str, name: str | None, license_: str 
         emojid pack gen-pack https://example.org/blobs.zip --name blobs \\
             --license "Apache 2.0" --homepage https://blobs.gg --description "Blobs"
     """
-    from emojid.manifest import DEFAULT_EXTENSIONS, gen_pack, parse_extensions, proposed_name
+    from emojid.emoji.manifest import DEFAULT_EXTENSIONS, gen_pack, parse_extensions, proposed_name
     from emojid.remote import RemoteClient
 
     config = _config(ctx)
@@ -445,7 +452,7 @@ def pack_gen_pack(ctx: click.Context, url: str, name: str | None, license_: str 
 @click.pass_context
 def sync(ctx: click.Context, once: bool, show_status: bool) -> None:
     """Run the [[sync]] mirror jobs of the config: forever, or --once (for a systemd timer)."""
-    from emojid.sync import Syncer
+    from emojid.emoji.sync import Syncer
 
     config = _config(ctx)
     if not config.sync:
@@ -482,13 +489,7 @@ def sync(ctx: click.Context, once: bool, show_status: bool) -> None:
 @click.pass_context
 def reindex(ctx: click.Context) -> None:
     """Rebuild the SQLite index from the pack store."""
-    from emojid.packs import PackService
-
-    service = PackService.open(_config(ctx))
-    try:
-        count = service.reindex_sync()
-    finally:
-        service.close()
+    count = _with_service(ctx, lambda service: service.reindex_sync(), reconcile=False)
     click.echo(f"indexed {count} packs")
 
 

@@ -10,15 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import sys
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from typing import Any
 
 from emojid.errors import ConfigError
 
@@ -134,7 +130,7 @@ class Config:
             return self.server.base_url.rstrip("/")
         return f"http://{self.server.host}:{self.server.port}"
 
-    def replace(self, **sections: Any) -> "Config":
+    def replace(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)
 
 

@@ -19,9 +19,10 @@ import os
 import socket
 import ssl
 import tempfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiofiles
@@ -164,7 +165,7 @@ class RemoteClient:
             headers={"user-agent": USER_AGENT},
         )
 
-    async def __aenter__(self) -> "RemoteClient":
+    async def __aenter__(self) -> RemoteClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from emojid.accounts import Accounts
 from emojid.app import build_app
+from emojid.auth.accounts import Accounts
 from emojid.config import Config, load
-from emojid.index import Index
+from emojid.migrations import open_database
+from emojid.social.index import SocialIndex
 
 
 def write_config(root: Path, port: int, extra: str = "") -> Path:
@@ -70,7 +71,7 @@ class Server:
 
 def seed_accounts(config: Config) -> dict[str, str]:
     """An admin and a plain user, with tokens, made by the same code the CLI uses."""
-    index = Index(config.database_path)
+    index = SocialIndex(open_database(config.database_path))
     try:
         accounts = Accounts(index)
         accounts.create_user("admin", "adminpass", "admin@example.org", admin=True)

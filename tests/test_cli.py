@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -15,9 +15,11 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from emojid.auth.index import AuthIndex
 from emojid.cli import cli
 from emojid.config import load
-from emojid.index import Index
+from emojid.emoji.index import EmojiIndex
+from emojid.migrations import open_database
 from tests.helpers import png_bytes, write_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +81,7 @@ def test_user_create_prints_an_id(config_path):
     account_id = out.strip()
     assert out == account_id + "\n"
     assert account_id.isdigit() and len(account_id) <= 20
-    index = Index(load(config_path, environ={}).database_path)
+    index = AuthIndex(open_database(load(config_path, environ={}).database_path))
     try:
         account = index.account_by_nickname("alice")
     finally:
@@ -93,7 +95,7 @@ def test_user_create_prints_an_id(config_path):
 
 def test_user_create_admin_flag(config_path):
     account_id = ok(run(config_path, "user", "create", "root", "--password", "pw", "--admin")).strip()
-    index = Index(load(config_path, environ={}).database_path)
+    index = AuthIndex(open_database(load(config_path, environ={}).database_path))
     try:
         assert index.account_by_id(account_id).is_admin is True
     finally:
@@ -288,7 +290,7 @@ def test_reindex_rebuilds_a_deleted_database(config_path):
 
     assert ok(run(config_path, "reindex")) == "indexed 2 packs\n"
     assert db.exists()
-    index = Index(db)
+    index = EmojiIndex(open_database(db))
     try:
         assert sorted(index.pack_names()) == ["blobs", "cats"]
         assert index.pack_files("blobs", 0, 100) == {"blobcat": "blobcat.png", "blobfox": "blobfox.png"}
@@ -299,7 +301,7 @@ def test_reindex_rebuilds_a_deleted_database(config_path):
     # A pack removed by hand disappears on the next reindex.
     shutil.rmtree(store / "cats")
     assert ok(run(config_path, "reindex")) == "indexed 1 packs\n"
-    index = Index(db)
+    index = EmojiIndex(open_database(db))
     try:
         assert index.pack_names() == ["blobs"]
     finally:

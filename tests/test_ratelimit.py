@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emojid import ratelimit
-from emojid.ratelimit import LoginLimiter, Throttled
+from emojid.auth import ratelimit
+from emojid.auth.ratelimit import LoginLimiter, Throttled
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""The whole HTTP surface, black-box: every route `emojid.web.routes()` lists, under
+"""The whole HTTP surface, black-box: every route `emojid.routes.routes()` lists, under
 every kind of credential, with hostile path values, query strings and bodies.
 
 What must hold on every answer (INTERFACE.md, "What real clients rely on"):
@@ -19,8 +19,9 @@ import json
 import re
 import socket
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -28,7 +29,7 @@ import pytest
 import pytest_asyncio
 from starlette.routing import BaseRoute, Mount, Route
 
-from emojid.web import routes
+from emojid.routes import routes
 from tests.conftest import Server, serving
 from tests.helpers import png_bytes, write_pack
 

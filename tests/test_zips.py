@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
+from emojid.emoji.zips import ZipLimits, checked_entries
 from emojid.errors import BadRequest
-from emojid.zips import ZipLimits, checked_entries
 from tests.helpers import png_bytes, zip_bytes
 
 LIMITS = ZipLimits(max_total_bytes=10 << 20, max_entry_bytes=1 << 20)

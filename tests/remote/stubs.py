@@ -14,8 +14,8 @@ import contextlib
 import hashlib
 import json
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Awaitable, Callable
 
 import uvicorn
 from starlette.requests import Request

@@ -10,7 +10,6 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from emojid.cli import cli
-
 from tests.conftest import serving
 from tests.helpers import png_bytes, tree, write_pack
 from tests.remote.checks import (

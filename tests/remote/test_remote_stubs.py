@@ -24,8 +24,8 @@ from tests.remote.checks import (
     assert_nothing_written,
     deflated_zip,
     leftovers,
-    noise_png,
     listed,
+    noise_png,
     raw_zip,
 )
 from tests.remote.stubs import FakePleroma, pack_json, serving_stub, sha256_hex
@@ -226,7 +226,7 @@ HOSTILE = {
 
 async def test_hostile_archives_are_refused_and_leave_nothing(tmp_path: Path, subtests):
     async with serving_stub(FakePleroma()) as remote, serving(tmp_path, PRIVATE_OK) as local:
-        for i, (case, (files, archive, words)) in enumerate(HOSTILE.items()):
+        for i, (files, archive, _words) in enumerate(HOSTILE.values()):
             if archive is None:
                 archive = bomb()
             # Shared with a correct SHA256: the checks under test are the archive's, not the checksum's.
@@ -235,7 +235,7 @@ async def test_hostile_archives_are_refused_and_leave_nothing(tmp_path: Path, su
             src = remote.publish(f"/evil{i}.zip", archive)
             remote.add(f"evil{i}_fb", files, {"fallback-src": src, "fallback-src-sha256": sha256_hex(archive)})
         before = tree(local.packs_dir)
-        for i, (case, (files, archive, words)) in enumerate(HOSTILE.items()):
+        for i, (case, (_files, _archive, words)) in enumerate(HOSTILE.items()):
             with subtests.test(case):
                 for name in (f"evil{i}", f"evil{i}_fb"):
                     assert_error(await download(local, remote.url, name), 500, contains=words)

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from starlette.responses import StreamingResponse
 
 from emojid.cli import cli
-from emojid.index import Index
+from emojid.emoji.index import EmojiIndex
+from emojid.migrations import open_database
 from tests.conftest import serving, wait_for
 from tests.helpers import png_bytes, tree, write_pack, zip_bytes
 from tests.remote.checks import FILES, PACK, PRIVATE_OK, SYNC, assert_error, leftovers, listed
@@ -104,7 +105,7 @@ async def test_first_run_installs_and_unchanged_packs_are_not_downloaded_again(t
             assert without_pack_json(tree(local.packs_dir / "m_fb")) == {"f.png": C}
             assert remote.count(FakePleroma.ARCHIVE) == 1 and remote.count("/fb.zip") == 1
             # Where each mirror came from, in the index.
-            index = Index(local.config.database_path)
+            index = EmojiIndex(open_database(local.config.database_path))
             try:
                 shared, fb = index.mirror("m_shared"), index.mirror("m_fb")
             finally:

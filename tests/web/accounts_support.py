@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from emojid.accounts import Accounts
-from emojid.index import Index
+from emojid.auth.accounts import Accounts
+from emojid.migrations import open_database
+from emojid.social.index import SocialIndex
 from tests.conftest import Server
 
 
@@ -23,7 +24,7 @@ class Who:
 def make_account(server: Server, nickname: str, password: str = "secretpass",
                  scopes: str = "read write follow push", email: str | None = None) -> Who:
     """A new local account (as `emojid user create` makes it) with a token (as `emojid token create`)."""
-    index = Index(server.config.database_path)
+    index = SocialIndex(open_database(server.config.database_path))
     try:
         accounts = Accounts(index)
         account = accounts.create_user(nickname, password, email)
@@ -33,7 +34,7 @@ def make_account(server: Server, nickname: str, password: str = "secretpass",
 
 
 def token_for(server: Server, nickname: str, scopes: str) -> str:
-    index = Index(server.config.database_path)
+    index = SocialIndex(open_database(server.config.database_path))
     try:
         return Accounts(index).token_for_cli(nickname, scopes)
     finally:
@@ -42,7 +43,7 @@ def token_for(server: Server, nickname: str, scopes: str) -> str:
 
 def with_index(server: Server, fn):
     """Run fn(index) on the server's database (what the CLI would see)."""
-    index = Index(server.config.database_path)
+    index = SocialIndex(open_database(server.config.database_path))
     try:
         return fn(index)
     finally:

@@ -14,7 +14,7 @@ import time
 import pytest
 from PIL import Image
 
-from emojid.registration import Registration
+from emojid.social.registration import Registration
 from tests.conftest import serving
 from tests.web.accounts_support import app_token, assert_error, basic_client, me, password_grant, with_index
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from emojid.locations import Location
+from emojid.social.locations import Location
 from tests.conftest import serving
 from tests.web.accounts_support import assert_error, make_account, token_for
 

@@ -136,10 +136,11 @@ async def test_instance(server):
 
 
 async def test_instance_counts_new_accounts(server):
-    from emojid.accounts import Accounts
-    from emojid.index import Index
+    from emojid.auth.accounts import Accounts
+    from emojid.migrations import open_database
+    from emojid.social.index import SocialIndex
 
-    index = Index(server.config.database_path)
+    index = SocialIndex(open_database(server.config.database_path))
     try:
         Accounts(index).create_user("third", "pw")
     finally:

@@ -14,11 +14,24 @@ import httpx
 import pyotp
 import pytest
 
-from emojid import ratelimit
+from emojid.auth import ratelimit
 from tests.conftest import serving
 from tests.web.test_oauth_flow import (
-    CALLBACK, OOB, assert_error, backdate, browser, code_from, db, exchange, html, login_form, make_app,
-    password_grant, s256, session_cookie, whoami,
+    CALLBACK,
+    OOB,
+    assert_error,
+    backdate,
+    browser,
+    code_from,
+    db,
+    exchange,
+    html,
+    login_form,
+    make_app,
+    password_grant,
+    s256,
+    session_cookie,
+    whoami,
 )
 
 PREFIXES = ["/api/pleroma", "/api/v1/pleroma"]

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from emojid import ratelimit
+from emojid.auth import ratelimit
 from tests.conftest import serving
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"

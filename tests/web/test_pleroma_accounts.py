@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import png_bytes
-from tests.web.accounts_support import (assert_error, basic_client, make_account, me, password_grant,
-                                         token_for, with_index)
+from tests.web.accounts_support import (
+    assert_error,
+    basic_client,
+    make_account,
+    me,
+    password_grant,
+    token_for,
+    with_index,
+)
 
 PREFIXES = ["/api/v1/pleroma", "/api/pleroma"]
 SUCCESS = {"status": "success"}
@@ -212,8 +219,8 @@ async def test_settings_store(server, prefix):
 async def test_imports(server):
     nia, oz, pat = make_account(server, "nia"), make_account(server, "oz"), make_account(server, "pat")
     async with server.client(server.tokens["user"]) as c:
-        csv = (f"Account address,Show boosts,Notify on new posts,Languages\n"
-               f"nia@127.0.0.1,true,false,\n@oz,true,false,\nfriend@remote.example,true,false,\n")
+        csv = ("Account address,Show boosts,Notify on new posts,Languages\n"
+               "nia@127.0.0.1,true,false,\n@oz,true,false,\nfriend@remote.example,true,false,\n")
         r = await c.post("/api/pleroma/follow_import", files={"list": ("following_accounts.csv", csv.encode(), "text/csv")})
         assert r.status_code == 200 and r.json() == "jobs started"
         r = await c.post("/api/v1/pleroma/blocks_import", data={"list": f"pat {server.url}/users/nobody @x@remote.example"})

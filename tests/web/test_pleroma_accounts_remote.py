@@ -7,7 +7,7 @@ The remote is a real stub server on 127.0.0.1, so emojid runs with
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse

@@ -1,0 +1,158 @@
+"""Local accounts, OAuth apps and bearer tokens (the part admin routes need).
+
+Passwords are hashed with argon2; tokens are random and stored only as
+SHA256 digests, so a leaked database holds no usable credential.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from emojid.auth.index import AuthIndex
+from emojid.auth.index.accounts import Account, App, Token
+from emojid.errors import BadRequest, Conflict, NotFound
+from emojid.ids import new_id, now_iso
+
+NICKNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+TOKEN_LIFETIME = timedelta(days=60)
+# OWASP's argon2id minimum (19 MiB, 2 passes) rather than argon2-cffi's 64 MiB
+# default: a small instance must stay under its memory budget while hashing.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# At most two hashes at once, whatever the number of worker threads.
+_hashing = threading.BoundedSemaphore(2)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps unknown nicknames as slow as wrong passwords."""
+    return _hasher.hash(secrets.token_hex(8))
+
+
+def hash_password(password: str) -> str:
+    with _hashing:
+        return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    with _hashing:
+        try:
+            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+# Mastodon's scope tree; a parent scope covers all of its children.
+TOP_SCOPES = ("read", "write", "follow", "push", "admin")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def scope_covers(granted: set[str], wanted: str) -> bool:
+    """`admin` covers `admin:write`, which covers `admin:write:accounts`."""
+    parts = wanted.split(":")
+    return any(":".join(parts[:i]) in granted for i in range(1, len(parts) + 1))
+
+
+def parse_scopes(raw: str | list | None, default: str = "read") -> str:
+    if raw is None or raw == "" or raw == []:
+        return default
+    words = raw if isinstance(raw, list) else re.split(r"[\s,+]+", str(raw))
+    words = [w for w in words if w]
+    for w in words:
+        if w.split(":")[0] not in TOP_SCOPES:
+            raise BadRequest(f"Unknown scope: {w}")
+    return " ".join(dict.fromkeys(words))
+
+
+def never_pending(account_id: str) -> str | None:
+    return None
+
+
+class Accounts:
+    def __init__(self, index: AuthIndex, pending_reason: Callable[[str], str | None] = never_pending) -> None:
+        """`pending_reason(account_id)` says why an account may not log in yet
+        ("confirmation", "approval") or None; registration (social) provides it."""
+        self.index = index
+        self.pending_reason = pending_reason
+
+    def create_user(self, nickname: str, password: str, email: str | None = None, admin: bool = False) -> Account:
+        if not NICKNAME.match(nickname or ""):
+            raise BadRequest(f"Invalid nickname: {nickname!r} (letters, digits and _ only)")
+        if not password:
+            raise BadRequest("Password cannot be empty")
+        if self.index.account_by_nickname(nickname):
+            raise Conflict(f"Nickname {nickname} has already been taken")
+        if email and self.index.account_by_email(email):
+            raise Conflict(f"Email {email} has already been taken")
+        account = Account(new_id(), nickname, email or None, hash_password(password), admin, False, now_iso())
+        self.index.insert_account(account)
+        return account
+
+    def check_password(self, nickname: str, password: str) -> Account | None:
+        """The account for a nickname (or, as Pleroma allows, an email) and its password."""
+        account = self.index.account_by_nickname(nickname)
+        if account is None and "@" in nickname:
+            account = self.index.account_by_email(nickname)
+        if not verify_password(account.password_hash if account else None, password):
+            return None
+        if account is None or account.disabled:
+            return None
+        return account
+
+    def create_app(self, name: str, redirect_uris: str, scopes: str, website: str | None) -> App:
+        app = App(new_id(), secrets.token_urlsafe(32), secrets.token_urlsafe(32), name, redirect_uris,
+                  scopes, website, now_iso())
+        self.index.insert_app(app)
+        return app
+
+    def app_for_client(self, client_id: str | None, client_secret: str | None) -> App | None:
+        app = self.index.app_by_client_id(client_id or "")
+        if app is None or not hmac.compare_digest(app.client_secret, client_secret or ""):
+            return None
+        return app
+
+    def issue_token(self, account: Account | None, app: App | None, scopes: str) -> tuple[str, str, Token]:
+        """A new (access token, refresh token, row); only their digests are stored."""
+        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        valid_until = (datetime.now(UTC) + TOKEN_LIFETIME).isoformat(timespec="seconds")
+        token = Token(new_id(), account.id if account else None, app.id if app else None, scopes,
+                      now_iso(), valid_until)
+        self.index.insert_token(token, token_digest(access), token_digest(refresh))
+        return access, refresh, token
+
+    def token_for_cli(self, nickname: str, scopes: str) -> str:
+        account = self.index.account_by_nickname(nickname)
+        if account is None:
+            raise NotFound(f"No account named {nickname}")
+        if "admin" in " ".join(parse_scopes(scopes).split()) and not account.is_admin:
+            raise BadRequest(f"{nickname} is not an admin: it cannot hold admin scopes")
+        access, _refresh, _token = self.issue_token(account, None, parse_scopes(scopes))
+        return access
+
+    def lookup_token(self, access: str) -> tuple[Token, Account | None] | None:
+        token = self.index.token_by_hash(token_digest(access))
+        if token is None:
+            return None
+        if token.valid_until and token.valid_until < datetime.now(UTC).isoformat(timespec="seconds"):
+            return None
+        account = self.index.account_by_id(token.account_id) if token.account_id else None
+        if token.account_id and (account is None or account.disabled):
+            return None
+        if account is not None and self.pending_reason(account.id):
+            return None  # email not confirmed or not approved yet: no token works
+        return token, account
+
+    def revoke(self, access: str) -> bool:
+        token = self.index.token_by_hash(token_digest(access))
+        return bool(token and self.index.delete_token(token.id))

@@ -1,0 +1,209 @@
+"""Pack, emoji and archive rows. Derived from the store; `emojid reindex` rebuilds them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from emojid.db import Tables
+
+if TYPE_CHECKING:
+    from emojid.emoji.store import Pack
+
+
+@dataclass(frozen=True)
+class PackRow:
+    name: str
+    meta: dict
+    files_json: str
+    files_count: int
+    fingerprint: str
+    shareable: bool
+    archive_sha256: str | None  # only when built from the current fingerprint
+
+
+@dataclass(frozen=True)
+class ArchiveRow:
+    fingerprint: str
+    sha256: str
+    path: str
+    size: int
+
+
+_PACK_COLUMNS = """p.name, p.meta, p.files, p.files_count, p.fingerprint, p.shareable,
+    CASE WHEN a.fingerprint = p.fingerprint THEN a.sha256 END"""
+
+
+# Pages far past the end are just empty: keep offsets and limits within SQLite's integers.
+_SQL_MAX = 2**63 - 1
+
+
+def _page(offset: int, limit: int) -> tuple[int, int]:
+    return min(limit, _SQL_MAX), min(offset, _SQL_MAX)
+
+
+def _pack_row(row: tuple) -> PackRow:
+    return PackRow(row[0], json.loads(row[1]), row[2], row[3], row[4], bool(row[5]), row[6])
+
+
+class PacksIndex(Tables):
+    def _bump(self) -> None:
+        self.db.conn.execute("UPDATE state SET value = value + 1 WHERE key = 'emoji_generation'")
+
+    def _put_pack(self, pack: Pack) -> None:
+        conn = self.db.conn
+        files = pack.sorted_files()
+        conn.execute("DELETE FROM pack_errors WHERE name = ?", (pack.name,))
+        conn.execute(
+            "INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                pack.name,
+                json.dumps(pack.meta, ensure_ascii=False),
+                json.dumps(files, ensure_ascii=False),
+                len(files),
+                pack.fingerprint,
+                int(pack.shareable),
+                json.dumps(pack.problems),
+            ),
+        )
+        conn.execute("DELETE FROM emoji WHERE pack = ?", (pack.name,))
+        conn.executemany(
+            "INSERT INTO emoji VALUES (?, ?, ?, ?)",
+            [
+                (pack.name, shortcode, filename, json.dumps(pack.tags.get(shortcode, [])))
+                for shortcode, filename in files.items()
+            ],
+        )
+
+    def upsert_pack(self, pack: Pack) -> bool:
+        """Record `pack` as read from disk; False when the index already had this version."""
+        def write() -> bool:
+            row = self.db.conn.execute("SELECT fingerprint FROM packs WHERE name = ?", (pack.name,)).fetchone()
+            if row and row[0] == pack.fingerprint:
+                return False
+            self._put_pack(pack)
+            self._bump()
+            return True
+
+        return self.transaction(write)
+
+    def remove_pack(self, name: str) -> bool:
+        def write() -> bool:
+            self.db.conn.execute("DELETE FROM pack_errors WHERE name = ?", (name,))
+            gone = self.db.conn.execute("DELETE FROM packs WHERE name = ?", (name,)).rowcount
+            if gone:
+                self._bump()
+            return bool(gone)
+
+        return self.transaction(write)
+
+    def record_pack_error(self, name: str, error: str) -> None:
+        """An unreadable pack.json: the pack leaves the listing and its error is kept."""
+        def write() -> None:
+            if self.db.conn.execute("DELETE FROM packs WHERE name = ?", (name,)).rowcount:
+                self._bump()
+            self.db.conn.execute("INSERT OR REPLACE INTO pack_errors VALUES (?, ?)", (name, error))
+
+        self.transaction(write)
+
+    def replace_all(self, packs: Iterable[Pack], errors: dict[str, str]) -> int:
+        """Reindex: the whole pack table from a fresh walk, in one transaction."""
+        def write() -> int:
+            conn = self.db.conn
+            conn.execute("DELETE FROM emoji")
+            conn.execute("DELETE FROM packs")
+            conn.execute("DELETE FROM pack_errors")
+            count = 0
+            for pack in packs:
+                self._put_pack(pack)
+                count += 1
+            conn.executemany("INSERT INTO pack_errors VALUES (?, ?)", errors.items())
+            self._bump()
+            return count
+
+        return self.transaction(write)
+
+    def pack_errors(self) -> dict[str, str]:
+        return dict(self.execute("SELECT name, error FROM pack_errors ORDER BY name"))
+
+    def generation(self) -> int:
+        return self.execute("SELECT value FROM state WHERE key = 'emoji_generation'")[0][0]
+
+    def pack_names(self) -> list[str]:
+        return [r[0] for r in self.execute("SELECT name FROM packs ORDER BY name")]
+
+    def fingerprints(self) -> dict[str, str]:
+        return dict(self.execute("SELECT name, fingerprint FROM packs"))
+
+    def count_packs(self) -> int:
+        return self.execute("SELECT count(*) FROM packs")[0][0]
+
+    def list_packs(self, offset: int, limit: int) -> list[PackRow]:
+        rows = self.execute(
+            f"SELECT {_PACK_COLUMNS} FROM packs p LEFT JOIN archives a ON a.pack = p.name "
+            "ORDER BY p.name LIMIT ? OFFSET ?",
+            _page(offset, limit),
+        )
+        return [_pack_row(r) for r in rows]
+
+    def get_pack(self, name: str) -> PackRow | None:
+        rows = self.execute(
+            f"SELECT {_PACK_COLUMNS} FROM packs p LEFT JOIN archives a ON a.pack = p.name WHERE p.name = ?",
+            (name,),
+        )
+        return _pack_row(rows[0]) if rows else None
+
+    def pack_files(self, name: str, offset: int, limit: int) -> dict[str, str]:
+        rows = self.execute(
+            "SELECT shortcode, filename FROM emoji WHERE pack = ? ORDER BY shortcode LIMIT ? OFFSET ?",
+            (name, *_page(offset, limit)),
+        )
+        return dict(rows)
+
+    def shortcode_owner(self, shortcode: str) -> str | None:
+        rows = self.execute("SELECT pack FROM emoji WHERE shortcode = ? ORDER BY pack LIMIT 1", (shortcode,))
+        return rows[0][0] if rows else None
+
+    @contextlib.contextmanager
+    def emoji_snapshot(self, batch: int = 2000) -> Iterator[tuple[int, Iterator[tuple[str, str, str, list[str]]]]]:
+        """(generation, rows) of one consistent snapshot, rows streamed in batches.
+
+        A separate read-only connection: WAL lets it read while writers
+        carry on, and the shared connection's lock is not held meanwhile.
+        """
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("BEGIN")
+            generation = conn.execute("SELECT value FROM state WHERE key = 'emoji_generation'").fetchone()[0]
+            cursor = conn.execute("SELECT shortcode, pack, filename, tags FROM emoji ORDER BY pack, shortcode")
+
+            def rows() -> Iterator[tuple[str, str, str, list[str]]]:
+                while chunk := cursor.fetchmany(batch):
+                    for shortcode, pack, filename, tags in chunk:
+                        yield shortcode, pack, filename, json.loads(tags)
+
+            yield generation, rows()
+        finally:
+            conn.close()
+
+    def emoji_count(self) -> int:
+        return self.execute("SELECT count(*) FROM emoji")[0][0]
+
+    def get_archive(self, name: str) -> ArchiveRow | None:
+        rows = self.execute("SELECT fingerprint, sha256, path, size FROM archives WHERE pack = ?", (name,))
+        return ArchiveRow(*rows[0]) if rows else None
+
+    def set_archive(self, name: str, archive: ArchiveRow) -> None:
+        self.transaction(
+            lambda: self.db.conn.execute(
+                "INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?)",
+                (name, archive.fingerprint, archive.sha256, archive.path, archive.size),
+            )
+        )
+
+    def archive_paths(self) -> set[str]:
+        return {r[0] for r in self.execute("SELECT path FROM archives")}

@@ -1,0 +1,495 @@
+"""PackService: the one write path for packs.
+
+API handlers, CLI commands and watcher events all come here. Each write runs
+in a worker thread under the store's lock, then re-reads the touched packs
+from disk into the index, so disk and index change the same way whoever
+changed them. Archives are built once per pack version into cache_dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio.to_thread
+
+from emojid.config import Config
+from emojid.db import Database
+from emojid.emoji.index import EmojiIndex
+from emojid.emoji.index.mirrors import Mirror
+from emojid.emoji.index.packs import ArchiveRow, PackRow
+from emojid.emoji.names import check_filename, check_pack_name, check_shortcode, extension, stem
+from emojid.emoji.store import Pack, PackStore, PackUnreadable
+from emojid.emoji.zips import ZipLimits, checked_entries, extract_entry, looks_like_zip, open_zip
+from emojid.errors import (
+    BadRequest,
+    Conflict,
+    EmojidError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    Unprocessable,
+)
+from emojid.http.uploads import Upload
+from emojid.ids import now_iso
+from emojid.images import verify_image
+
+log = logging.getLogger("emojid.packs")
+
+
+class PackService:
+    def __init__(self, config: Config, index: EmojiIndex, store: PackStore) -> None:
+        self.config = config
+        self.index = index
+        self.store = store
+        self.archives_dir = config.cache_dir / "archives"
+        self._archive_locks: dict[str, asyncio.Lock] = {}
+        self._pending_archives: asyncio.Queue[str] | None = None
+        # Set by the server: (pack files, URL) -> SHA256 of a verified fallback archive.
+        self.fallback_checker: Callable[[dict, str], Awaitable[str]] | None = None
+
+    @classmethod
+    def open(cls, config: Config, database: Database) -> PackService:
+        store = PackStore(config.packs_dir, config.cache_dir / "store.lock", config.emoji.allowed_extensions)
+        return cls(config, EmojiIndex(database), store)
+
+    # -- keeping the index in step with disk ---------------------------
+
+    def refresh_sync(self, name: str) -> bool:
+        """Re-read one pack folder into the index; True when something changed."""
+        try:
+            pack = self.store.load(name)
+        except NotFound:
+            return self.index.remove_pack(name)
+        except PackUnreadable as exc:
+            log.warning("skipping pack %s: %s", name, exc)
+            self.index.record_pack_error(name, str(exc))
+            return True
+        except EmojidError:
+            return False  # not a valid pack name: never a pack
+        changed = self.index.upsert_pack(pack)
+        if changed and pack.shareable:
+            self._queue_archive(name)
+        return changed
+
+    async def refresh(self, name: str) -> bool:
+        """Re-read one pack after a hand edit. Under the write lock: a read that
+        began before an API write must not land in the index after it."""
+        def locked() -> bool:
+            with self.store.write_lock():
+                return self.refresh_sync(name)
+
+        return await anyio.to_thread.run_sync(locked)
+
+    def reindex_sync(self) -> int:
+        """Rebuild the pack tables from a fresh walk of the store."""
+        packs: list[Pack] = []
+        errors: dict[str, str] = {}
+        for name in self.store.pack_names():
+            try:
+                packs.append(self.store.load(name))
+            except PackUnreadable as exc:
+                errors[name] = str(exc)
+            except EmojidError:
+                continue
+        return self.index.replace_all(packs, errors)
+
+    def sweep_leftovers(self, older_than: float = 3600) -> int:
+        """Remove what a crash left behind: staging and trash folders in packs_dir,
+        temp files in pack folders and cache_dir. Only old ones, in case another
+        emojid process (a CLI sync) is still using fresh ones."""
+        removed = self.store.sweep_leftovers(older_than)
+        cutoff = time.time() - older_than
+        cache = self.config.cache_dir
+        patterns = ("tmp/upload-*", "upload-*", "downloads/download-*", "archives/*/.build-*",
+                    "archives/*/.tmp-*", "lists/.*")
+        for pattern in patterns:
+            for path in cache.glob(pattern):
+                with contextlib.suppress(OSError):
+                    if path.lstat().st_mtime < cutoff:
+                        shutil.rmtree(path) if path.is_dir() else path.unlink()
+                        removed += 1
+        return removed
+
+    def reconcile_sync(self) -> int:
+        """At start-up: bring the index up to date with edits made while stopped."""
+        with self.store.write_lock():  # a CLI command may be writing meanwhile
+            on_disk = set(self.store.pack_names())
+            changed = 0
+            for name in set(self.index.pack_names()) - on_disk:
+                changed += self.index.remove_pack(name)
+            for name in sorted(on_disk):
+                changed += self.refresh_sync(name)
+            return changed
+
+    # -- writes -----------------------------------------------------------
+
+    async def _write(self, fn: Callable[[], Any], *touched: str) -> Any:
+        def locked() -> Any:
+            with self.store.write_lock():
+                try:
+                    return fn()
+                finally:
+                    for name in touched:
+                        self.refresh_sync(name)
+
+        return await anyio.to_thread.run_sync(locked)
+
+    def _shortcode_ok(self, shortcode: str) -> bool:
+        return re.fullmatch(self.config.emoji.shortcode_pattern, shortcode) is not None
+
+    def _claim_shortcode(self, shortcode: str) -> None:
+        owner = self.index.shortcode_owner(shortcode)
+        if owner is not None:
+            raise Conflict(f'An emoji with the "{shortcode}" shortcode already exists')
+
+    async def create(self, name: str) -> None:
+        name = check_pack_name(name)
+        await self._write(lambda: self.store.create(name), name)
+
+    async def delete(self, name: str) -> None:
+        name = check_pack_name(name)
+        await self._write(lambda: self.store.delete(name), name)
+        await anyio.to_thread.run_sync(self._drop_archives, name)
+
+    async def update_metadata(self, name: str, metadata: Any) -> dict:
+        """Replace a pack's metadata; a new fallback-src is downloaded and checked first."""
+        name = check_pack_name(name)
+        if not isinstance(metadata, dict):
+            raise BadRequest("metadata must be a JSON object")
+        meta = normalise_metadata(metadata)
+        current = await anyio.to_thread.run_sync(self.store.load, name)
+        source = meta.get("fallback-src")
+        if isinstance(source, str) and source and source != current.meta.get("fallback-src"):
+            if self.fallback_checker is None:
+                raise EmojidError("Checking a fallback-src needs the running server's remote client", status=503)
+            meta["fallback-src-sha256"] = await self.fallback_checker(current.files, source)
+        elif source and source == current.meta.get("fallback-src") and "fallback-src-sha256" not in meta:
+            # Unchanged source: keep the checksum it was verified with, without fetching again.
+            if current.meta.get("fallback-src-sha256"):
+                meta["fallback-src-sha256"] = current.meta["fallback-src-sha256"]
+        return await self._write(lambda: self.store.save_meta(name, meta).meta, name)
+
+    async def rename_pack(self, name: str, new_name: str) -> None:
+        """Move a pack folder to a new name (sync keeps locally edited copies this way)."""
+        name, new_name = check_pack_name(name), check_pack_name(new_name)
+
+        def write() -> None:
+            self.store.move_into_place(self.store.pack_dir(name), self.store.pack_dir(new_name), replace=False)
+            self.index.forget_mirror(name)
+
+        await self._write(write, name, new_name)
+
+    async def install_staged(self, staging: Path, name: str, replace: bool,
+                             mirror: tuple[str, str, str] | None = None) -> None:
+        """Move a verified, unpacked pack folder into place in one rename.
+
+        `mirror` is (source URL, remote name, archive SHA256), recorded so sync
+        can tell a remote update from a local edit.
+        """
+        def write() -> None:
+            target = self.store.pack_dir(name)
+            self.store.move_into_place(staging, target, replace)
+            self.refresh_sync(name)
+            if mirror:
+                pack = self.store.load(name)
+                self.index.record_mirror(Mirror(name, mirror[0], mirror[1], mirror[2], pack.fingerprint, now_iso()))
+
+        await self._write(write, name)
+
+    async def add_file(self, name: str, upload: Upload, shortcode: str | None, filename: str | None) -> dict:
+        name = check_pack_name(name)
+        if upload.size > max(self.config.emoji.max_file_bytes, self.config.remote.max_download_bytes):
+            raise PayloadTooLarge(f"{upload.filename} is larger than the allowed size")
+        if await anyio.to_thread.run_sync(_is_zip, upload):
+            return await self._add_zip(name, upload)
+        if filename is None:
+            filename = upload.filename
+        if shortcode is None:
+            shortcode = stem(filename) if filename else None
+        filename = check_filename(filename, self.config.emoji.allowed_extensions)
+        shortcode = check_shortcode(shortcode, self.config.emoji.shortcode_pattern)
+        if upload.size > self.config.emoji.max_file_bytes:
+            raise PayloadTooLarge(
+                f"{upload.filename} is {upload.size} bytes; the limit is {self.config.emoji.max_file_bytes}"
+            )
+        await anyio.to_thread.run_sync(verify_image, upload.path, upload.filename or filename)
+
+        def write() -> dict:
+            if not self.store.exists(name):
+                raise NotFound(f'pack "{name}" is not found')
+            self._claim_shortcode(shortcode)
+            return self.store.add_file(name, shortcode, filename, upload.path).sorted_files()
+
+        return await self._write(write, name)
+
+    async def _add_zip(self, name: str, upload: Upload) -> dict:
+        """Every image inside a zip: shortcode = file stem, filename = path in the zip."""
+        limits = ZipLimits(
+            max_total_bytes=self.config.remote.max_download_bytes,
+            max_entry_bytes=self.config.emoji.max_file_bytes,
+        )
+        with tempfile.TemporaryDirectory(dir=self.config.cache_dir, prefix="upload-") as tmp:
+            items = await anyio.to_thread.run_sync(self._unpack_upload, upload, limits, Path(tmp))
+
+            def write() -> dict:
+                if not self.store.exists(name):
+                    raise NotFound(f'pack "{name}" is not found')
+                pack = self.store.load(name)
+                taken_files = set(pack.files.values())
+                accepted = []
+                for shortcode, filename, path in items:
+                    if self.index.shortcode_owner(shortcode) or shortcode in pack.files:
+                        log.info("zip upload to %s: %s already exists, skipped", name, shortcode)
+                        continue
+                    if filename in taken_files or os.path.lexists(self.store.pack_dir(name) / filename):
+                        log.info("zip upload to %s: file %s already exists, skipped", name, filename)
+                        continue
+                    taken_files.add(filename)
+                    accepted.append((shortcode, filename, path))
+                if not accepted:
+                    return pack.sorted_files()
+                return self.store.add_files(name, accepted).sorted_files()
+
+            return await self._write(write, name)
+
+    def _unpack_upload(self, upload: Upload, limits: ZipLimits, tmp: Path) -> list[tuple[str, str, Path]]:
+        label = upload.filename or "the uploaded zip"
+        items = []
+        seen: set[str] = set()
+        with open_zip(upload.path, label) as zf:
+            entries = checked_entries(zf, limits, label)
+            for rel, info in sorted(entries.items()):
+                shortcode = stem(rel)
+                if extension(rel) not in self.config.emoji.allowed_extensions:
+                    continue
+                if not self._shortcode_ok(shortcode) or shortcode in seen:
+                    log.info("zip upload: skipping %s (shortcode %r)", rel, shortcode)
+                    continue
+                if info.file_size > limits.max_entry_bytes:
+                    log.info("zip upload: skipping %s (%d bytes)", rel, info.file_size)
+                    continue
+                target = tmp / f"{len(items)}{extension(rel)}"
+                extract_entry(zf, info, target, limits.max_entry_bytes)
+                try:
+                    verify_image(target, rel)
+                except EmojidError:
+                    log.info("zip upload: skipping %s (not an image)", rel)
+                    continue
+                seen.add(shortcode)
+                items.append((shortcode, rel, target))
+        return items
+
+    async def update_file(self, name: str, shortcode: str | None, new_shortcode: str | None,
+                          new_filename: str | None, force: bool) -> dict:
+        name = check_pack_name(name)
+        for field, value in (("shortcode", shortcode), ("new_shortcode", new_shortcode),
+                             ("new_filename", new_filename)):
+            if value is None:
+                raise BadRequest(f"Missing field: {field}.")
+        if not shortcode or not new_shortcode or not new_filename:
+            raise Unprocessable("new_shortcode or new_filename cannot be empty")
+        check_shortcode(new_shortcode, self.config.emoji.shortcode_pattern)
+        new_filename = check_filename(new_filename, self.config.emoji.allowed_extensions)
+
+        def write() -> dict:
+            if not self.store.exists(name):
+                raise NotFound(f'pack "{name}" is not found')
+            owner = self.index.shortcode_owner(new_shortcode)
+            elsewhere = owner if owner not in (None, name) else None
+            if elsewhere and not force:
+                raise Conflict(
+                    f'New shortcode "{new_shortcode}" is already used. If you want to override emoji use \'force\' option'
+                )
+            files = self.store.update_file(name, shortcode, new_shortcode, new_filename, force).sorted_files()
+            if elsewhere:
+                # Shortcodes are unique across packs: a forced rename replaces the other pack's emoji.
+                with contextlib.suppress(NotFound, BadRequest):  # gone meanwhile: nothing to replace
+                    self.store.remove_file(elsewhere, new_shortcode)
+                self.refresh_sync(elsewhere)
+            return files
+
+        return await self._write(write, name)
+
+    async def remove_file(self, name: str, shortcode: str | None) -> dict:
+        name = check_pack_name(name)
+        if shortcode is None:
+            raise BadRequest("Missing field: shortcode.")
+
+        def write() -> dict:
+            # As Pleroma: an unknown pack is 404 before an empty shortcode is 422.
+            if not self.store.exists(name):
+                raise NotFound(f'pack "{name}" is not found')
+            if not shortcode:
+                raise Unprocessable("pack name or shortcode cannot be empty")
+            return self.store.remove_file(name, shortcode).sorted_files()
+
+        return await self._write(write, name)
+
+    async def import_packs(self) -> list[str]:
+        def write() -> list[str]:
+            names = self.store.import_candidates(self._shortcode_ok)
+            for n in names:
+                self.refresh_sync(n)
+            return names
+
+        return await self._write(write)
+
+    # -- reads --------------------------------------------------------------
+
+    async def list_page(self, page: int, page_size: int) -> tuple[list[PackRow], int]:
+        offset = (page - 1) * page_size
+        rows, count = await anyio.to_thread.run_sync(
+            lambda: (self.index.list_packs(offset, page_size), self.index.count_packs())
+        )
+        return [await self._with_archive(r) for r in rows], count
+
+    async def show(self, name: str, page: int, page_size: int) -> tuple[PackRow, dict[str, str]]:
+        name = check_pack_name(name)
+        row = await anyio.to_thread.run_sync(self.index.get_pack, name)
+        if row is None:
+            # The watcher may not have seen a pack written a moment ago by another process.
+            await self.refresh(name)
+            row = await anyio.to_thread.run_sync(self.index.get_pack, name)
+        if row is None:
+            raise NotFound(f"Pack {name} does not exist")
+        files = await anyio.to_thread.run_sync(self.index.pack_files, name, (page - 1) * page_size, page_size)
+        return await self._with_archive(row), files
+
+    async def _with_archive(self, row: PackRow) -> PackRow:
+        if not row.shareable or row.archive_sha256:
+            return row
+        try:
+            archive = await self.archive(row.name)
+        except EmojidError:
+            return row
+        return PackRow(row.name, row.meta, row.files_json, row.files_count, row.fingerprint, row.shareable,
+                       archive.sha256 if archive.fingerprint == row.fingerprint else None)
+
+    # -- archives -------------------------------------------------------------
+
+    async def archive(self, name: str) -> ArchiveRow:
+        """The archive of the pack as it is on disk now, built if this version has none."""
+        name = check_pack_name(name)
+        lock = self._archive_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            # The pack is read under the lock: a caller that waited must see it as it is now.
+            return await anyio.to_thread.run_sync(self._archive_sync, name)
+
+    async def open_archive(self, name: str) -> tuple[ArchiveRow, BinaryIO]:
+        """The current archive, already open.
+
+        A newer build unlinks the superseded file, possibly right after it was
+        chosen here: only an open file is safe to stream from.
+        """
+        for _ in range(5):
+            row = await self.archive(name)
+            try:
+                return row, await anyio.to_thread.run_sync(open, row.path, "rb")
+            except FileNotFoundError:
+                continue  # superseded meanwhile: take the newer one
+        raise Unavailable(f"Pack {name} keeps changing on disk; try again later")
+
+    def _archive_sync(self, name: str) -> ArchiveRow:
+        pack = self.store.load(name)
+        for _attempt in range(3):
+            if not pack.shareable:
+                raise Forbidden(
+                    f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
+                    "for this pack or some files are missing"
+                )
+            known = self.index.get_archive(name)
+            if known and known.fingerprint == pack.fingerprint and os.path.isfile(known.path):
+                return known
+            row = self._build_archive(pack)
+            current = self.store.load(name)
+            if current.fingerprint == pack.fingerprint:
+                self.index.set_archive(name, row)
+                self._remove_archives_but(name, Path(row.path))
+                return row
+            # A file changed while we zipped: this archive may mix versions; zip the new one.
+            pack = current
+        return row  # still changing: serve the last build, unrecorded
+
+    def _build_archive(self, pack: Pack) -> ArchiveRow:
+        directory = self.archives_dir / pack.name
+        building = directory / f".build-{os.getpid()}-{os.urandom(6).hex()}"
+        try:
+            sha = self.store.write_archive(pack, building)
+            # Named by content: whichever file a reader opens, its bytes match its SHA256.
+            target = directory / f"{sha.lower()}.zip"
+            os.replace(building, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                building.unlink()
+            raise
+        return ArchiveRow(pack.fingerprint, sha, str(target), target.stat().st_size)
+
+    def _remove_archives_but(self, name: str, keep: Path) -> None:
+        """Superseded archives; builds in progress (dot files) are left alone."""
+        with contextlib.suppress(OSError), os.scandir(self.archives_dir / name) as entries:
+            for entry in entries:
+                if entry.name.endswith(".zip") and not entry.name.startswith(".") and entry.path != str(keep):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    def _drop_archives(self, name: str) -> None:
+        shutil.rmtree(self.archives_dir / name, ignore_errors=True)
+
+    def _queue_archive(self, name: str) -> None:
+        queue = self._pending_archives
+        if queue is not None:
+            self._loop.call_soon_threadsafe(queue.put_nowait, name)
+
+    async def build_archives_forever(self) -> None:
+        """Background task: build archives of changed shareable packs before anyone asks."""
+        self._loop = asyncio.get_running_loop()
+        self._pending_archives = asyncio.Queue()
+        names = await anyio.to_thread.run_sync(self.index.pack_names)
+        for name in names:
+            self._pending_archives.put_nowait(name)
+        while True:
+            name = await self._pending_archives.get()
+            try:
+                row = await anyio.to_thread.run_sync(self.index.get_pack, name)
+                if row and row.shareable and not row.archive_sha256:
+                    await self.archive(name)
+            except EmojidError:
+                pass  # changed or removed meanwhile; the next event queues it again
+            except Exception:
+                log.exception("building the archive of %s failed", name)
+
+
+def _is_zip(upload: Upload) -> bool:
+    return looks_like_zip(upload.path, upload.content_type)
+
+
+_BOOLEAN_KEYS = ("share-files",)
+
+
+def normalise_metadata(metadata: dict) -> dict:
+    """Form fields arrive as strings: `share-files=true` means the boolean."""
+    meta = dict(metadata)
+    for key in _BOOLEAN_KEYS:
+        value = meta.get(key)
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("true", "1", "on", "yes"):
+                meta[key] = True
+            elif lowered in ("false", "0", "off", "no", ""):
+                meta[key] = False
+            else:
+                raise BadRequest(f"metadata.{key} must be a boolean")
+        elif value is not None and not isinstance(value, bool):
+            raise BadRequest(f"metadata.{key} must be a boolean")
+    return meta

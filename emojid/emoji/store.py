@@ -1,0 +1,576 @@
+"""The filesystem pack store: the only code that touches `packs_dir`.
+
+Layout is Pleroma's: `packs_dir/<pack>/pack.json` plus the files it lists.
+Every method is synchronous (callers run it in a worker thread) and every
+write is atomic: files land through a temporary name and `os.replace`, and
+`pack.json` is fsynced before it replaces the old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emojid.emoji.names import check_pack_name, extension, safe_relpath, stem
+from emojid.errors import BadRequest, Conflict, EmojidError, NotFound
+
+log = logging.getLogger("emojid.store")
+
+PACK_JSON = "pack.json"
+EMOJI_TXT = "emoji.txt"
+# Zip entries get this timestamp so an archive's bytes depend on content only.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class PackUnreadable(EmojidError):
+    status = 500
+
+
+@dataclass
+class Pack:
+    name: str
+    meta: dict
+    files: dict[str, str]
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    # Changes whenever pack.json or any listed file changes on disk.
+    fingerprint: str = ""
+    # Every listed file exists, so an archive can be made.
+    complete: bool = True
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def shareable(self) -> bool:
+        return self.meta.get("share-files") is True and self.complete
+
+    def sorted_files(self) -> dict[str, str]:
+        return dict(sorted(self.files.items()))
+
+
+def pack_json_document(files: dict[str, str], meta: dict, extra: dict | None = None) -> dict:
+    """pack.json as Pleroma writes it: files, pack, files_count."""
+    doc = dict(extra or {})
+    doc.update(files=dict(sorted(files.items())), pack=meta, files_count=len(files))
+    return doc
+
+
+class PackStore:
+    def __init__(self, packs_dir: Path, lock_file: Path, allowed_extensions: list[str]) -> None:
+        self.root = packs_dir
+        self.lock_file = lock_file
+        self.allowed_extensions = allowed_extensions
+
+    # -- paths ---------------------------------------------------------
+
+    def pack_dir(self, name: str) -> Path:
+        return self.root / check_pack_name(name)
+
+    def file_path(self, pack: str, filename: str) -> Path | None:
+        """The path of `filename` inside the pack, or None when it escapes.
+
+        The name is checked first (no `..`, no absolute path), so only a
+        symlink below the pack folder can lead out: components are lstat'ed,
+        and only a path that has a symlink pays for a full resolve().
+        """
+        rel = safe_relpath(filename)
+        if rel is None:
+            return None
+        base = self.pack_dir(pack)
+        path = base / rel
+        current = base
+        for part in rel.split("/"):
+            current = current / part
+            if os.path.islink(current):
+                try:
+                    if not path.resolve().is_relative_to(base.resolve()):
+                        return None
+                except (OSError, RuntimeError):
+                    return None
+                break
+        return path
+
+    # -- locking -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialises writers across threads and processes (serve beside the CLI).
+
+        One lock for the whole store: shortcodes are unique across packs, so
+        the check and the write must not interleave with another pack's.
+        """
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- reading -------------------------------------------------------
+
+    def pack_names(self) -> list[str]:
+        """Folders holding a pack.json, sorted bytewise as Pleroma sorts them."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        names = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                if os.path.isfile(os.path.join(entry.path, PACK_JSON)):
+                    names.append(entry.name)
+        return sorted(names)
+
+    def exists(self, name: str) -> bool:
+        return (self.pack_dir(name) / PACK_JSON).is_file()
+
+    def load(self, name: str) -> Pack:
+        """Read one pack from disk. NotFound without pack.json, PackUnreadable when broken."""
+        directory = self.pack_dir(name)
+        try:
+            raw = (directory / PACK_JSON).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"Pack {name} does not exist") from None
+        except OSError as exc:
+            raise PackUnreadable(f"Failed to get the contents of the `{name}` pack. ({exc.strerror})") from None
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PackUnreadable(f"pack.json of `{name}` is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise PackUnreadable(f"pack.json of `{name}` is not a JSON object")
+        meta = doc.get("pack") if isinstance(doc.get("pack"), dict) else {}
+        raw_files = doc.get("files") if isinstance(doc.get("files"), dict) else {}
+
+        pack = Pack(name=name, meta=meta, files={})
+        for shortcode, filename in raw_files.items():
+            rel = safe_relpath(filename) if isinstance(filename, str) else None
+            if rel is None or self.file_path(name, rel) is None:
+                pack.problems.append(f"{shortcode}: unsafe path {filename!r} ignored")
+                continue
+            pack.files[shortcode] = rel
+        if pack.problems:
+            log.warning("pack %s: %s", name, "; ".join(pack.problems))
+        pack.tags = self._emoji_txt_tags(directory, name)
+        pack.fingerprint, pack.complete = self._fingerprint(directory, raw, pack.files, pack.tags)
+        return pack
+
+    def _fingerprint(self, directory: Path, pack_json: bytes, files: dict[str, str],
+                     tags: dict[str, list[str]]) -> tuple[str, bool]:
+        digest = hashlib.sha256(pack_json)
+        # emoji.txt tags are indexed too: editing them alone must count as a change.
+        digest.update(json.dumps(tags, sort_keys=True).encode())
+        complete = True
+        for filename in sorted(set(files.values())):
+            try:
+                st = os.stat(directory / filename)
+                digest.update(f"\0{filename}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+            except OSError:
+                complete = False
+                digest.update(f"\0{filename}\0missing".encode())
+        return digest.hexdigest(), complete
+
+    def _emoji_txt_tags(self, directory: Path, name: str) -> dict[str, list[str]]:
+        """Tags written in emoji.txt (`shortcode, file, tag, ...`): Pleroma drops them, we keep them."""
+        tags: dict[str, list[str]] = {}
+        for shortcode, _file, extra in self._emoji_txt_lines(directory, name):
+            if extra:
+                tags[shortcode] = extra
+        return tags
+
+    def _emoji_txt_lines(self, directory: Path, name: str) -> Iterator[tuple[str, str, list[str]]]:
+        try:
+            text = (directory / EMOJI_TXT).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        prefix = f"/emoji/{name}/"
+        for line in text.splitlines():
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) < 2 or not parts[0] or not parts[1]:
+                continue
+            shortcode, file = parts[0], parts[1]
+            # Pleroma and emoji downloaders write URL paths; they mean this pack's folder.
+            if file.startswith(prefix):
+                file = file[len(prefix):]
+            yield shortcode, file, [t for t in parts[2:] if t]
+
+    # -- writing -------------------------------------------------------
+
+    def _write_pack_json(self, name: str, files: dict[str, str], meta: dict) -> None:
+        directory = self.pack_dir(name)
+        target = directory / PACK_JSON
+        extra = {}
+        with contextlib.suppress(OSError, ValueError):
+            old = json.loads(target.read_bytes())
+            if isinstance(old, dict):
+                extra = {k: v for k, v in old.items() if k not in ("files", "pack", "files_count")}
+        data = json.dumps(pack_json_document(files, meta, extra), indent=2, ensure_ascii=False).encode()
+        self._atomic_write(target, data)
+
+    def _atomic_write(self, target: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def create(self, name: str) -> Pack:
+        directory = self.pack_dir(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            if (directory / PACK_JSON).exists():
+                raise Conflict(f'A pack named "{name}" already exists') from None
+            # A folder without pack.json (an import candidate) becomes the pack.
+        self._write_pack_json(name, {}, {})
+        return self.load(name)
+
+    def delete(self, name: str) -> None:
+        directory = self.pack_dir(name)
+        if not (directory / PACK_JSON).is_file():
+            raise NotFound(f"Pack {name} does not exist")
+        # Move aside first so the pack vanishes in one step, then remove at leisure.
+        trash = self.root / f".deleting-{name}-{os.getpid()}-{os.urandom(4).hex()}"
+        os.rename(directory, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def move_into_place(self, staging: Path, target: Path, replace: bool) -> None:
+        """Rename a staged pack folder into the store; `replace` swaps out an existing pack."""
+        if not replace and os.path.lexists(target):
+            raise Conflict(f'A pack named "{target.name}" already exists')
+        trash = None
+        if replace and os.path.lexists(target):
+            trash = self.root / f".replacing-{target.name}-{os.urandom(4).hex()}"
+            os.rename(target, trash)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            if trash is not None:
+                os.rename(trash, target)
+            raise
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def save_meta(self, name: str, meta: dict) -> Pack:
+        pack = self.load(name)
+        self._write_pack_json(name, pack.files, meta)
+        return self.load(name)
+
+    def add_file(self, name: str, shortcode: str, filename: str, source: Path) -> Pack:
+        """Copy `source` to `filename` in the pack and list it under `shortcode`.
+
+        Refuses (409) a shortcode already in the pack and a filename that
+        another emoji uses or that exists on disk: nothing is ever overwritten.
+        """
+        pack = self.load(name)
+        self._check_new(pack, shortcode, filename)
+        target = self.file_path(name, filename)
+        if target is None:
+            raise Conflict(f"Invalid filename: {filename!r}")
+        created_dirs = self._make_parents(self.pack_dir(name), target)
+        try:
+            self._place(source, target)
+            files = dict(pack.files)
+            files[shortcode] = filename
+            self._write_pack_json(name, files, pack.meta)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            self._remove_empty_dirs(created_dirs)
+            raise
+        return self.load(name)
+
+    def add_files(self, name: str, items: list[tuple[str, str, Path]]) -> Pack:
+        """Several files at once (a zip upload): all land, or none does."""
+        pack = self.load(name)
+        files = dict(pack.files)
+        placed: list[Path] = []
+        created: list[Path] = []
+        try:
+            for shortcode, filename, source in items:
+                self._check_new(pack, shortcode, filename, files)
+                target = self.file_path(name, filename)
+                if target is None:
+                    raise Conflict(f"Invalid filename: {filename!r}")
+                created += self._make_parents(self.pack_dir(name), target)
+                self._place(source, target)
+                placed.append(target)
+                files[shortcode] = filename
+            self._write_pack_json(name, files, pack.meta)
+        except BaseException:
+            for path in placed:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            self._remove_empty_dirs(created)
+            raise
+        return self.load(name)
+
+    def _check_new(self, pack: Pack, shortcode: str, filename: str, files: dict | None = None) -> None:
+        files = pack.files if files is None else files
+        if shortcode in files:
+            raise Conflict(f'An emoji with the "{shortcode}" shortcode already exists')
+        user = next((s for s, f in files.items() if f == filename), None)
+        if user is not None:
+            raise Conflict(f'File "{filename}" already exists in pack {pack.name} (used by "{user}")')
+        if os.path.lexists(self.pack_dir(pack.name) / filename):
+            raise Conflict(f'File "{filename}" already exists in pack {pack.name}')
+
+    def _place(self, source: Path, target: Path) -> None:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=extension(target.name))
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            # link() refuses to replace: a file that appeared meanwhile is never clobbered.
+            os.link(tmp, target)
+        except FileExistsError:
+            raise Conflict(f'File "{target.name}" already exists') from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _make_parents(self, base: Path, target: Path) -> list[Path]:
+        created: list[Path] = []
+        parent = target.parent
+        missing = []
+        while parent != base and not os.path.lexists(parent):
+            missing.append(parent)
+            parent = parent.parent
+        if not parent.is_dir():
+            # `a.png/b.png` when a.png is a file (or a dangling link): refused, never a 500.
+            raise Conflict(f'"{parent.relative_to(base).as_posix()}" already exists and is not a folder')
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                created.append(d)
+        except OSError as exc:
+            self._remove_empty_dirs(created)
+            raise Conflict(f'Cannot create the folder "{d.relative_to(base).as_posix()}" ({exc.strerror})') from None
+        return created
+
+    def _remove_empty_dirs(self, dirs: list[Path]) -> None:
+        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+    def _prune_dirs(self, name: str, filename: str) -> None:
+        """Remove folders emptied by a delete or rename, up to the pack root."""
+        base = self.pack_dir(name)
+        parent = (base / filename).parent
+        while parent != base and parent.is_relative_to(base):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def _unlink_unused(self, name: str, filename: str, files: dict[str, str]) -> None:
+        # Aliases (two shortcodes, one file, as emoji.txt imports make) keep the file.
+        if filename in files.values():
+            return
+        path = self.file_path(name, filename)
+        if path is None:
+            return  # never delete what lies outside the pack
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        self._prune_dirs(name, filename)
+
+    def remove_file(self, name: str, shortcode: str) -> Pack:
+        pack = self.load(name)
+        filename = pack.files.get(shortcode)
+        if filename is None:
+            raise BadRequest(f'Emoji "{shortcode}" does not exist')
+        files = dict(pack.files)
+        del files[shortcode]
+        self._write_pack_json(name, files, pack.meta)
+        self._unlink_unused(name, filename, files)
+        return self.load(name)
+
+    def update_file(self, name: str, shortcode: str, new_shortcode: str, new_filename: str, force: bool) -> Pack:
+        """Rename an emoji and/or move its file. `force` replaces an emoji named `new_shortcode`."""
+        pack = self.load(name)
+        filename = pack.files.get(shortcode)
+        if filename is None or not os.path.exists(self.pack_dir(name) / filename):
+            raise BadRequest(f'Emoji "{shortcode}" does not exist')
+        files = dict(pack.files)
+        del files[shortcode]
+        replaced = None
+        if new_shortcode in files:
+            if not force:
+                raise Conflict(
+                    f'New shortcode "{new_shortcode}" is already used. If you want to override emoji use \'force\' option'
+                )
+            replaced = files.pop(new_shortcode)
+        users = [s for s, f in files.items() if f == new_filename]
+        if new_filename != filename and (users or (replaced != new_filename and os.path.lexists(self.pack_dir(name) / new_filename))):
+            raise Conflict(f'File "{new_filename}" already exists in pack {name}')
+        base = self.pack_dir(name)
+        moved = new_filename != filename
+        created: list[Path] = []
+        backup: str | None = None
+        if moved:
+            target = self.file_path(name, new_filename)
+            if target is None:
+                raise Conflict(f"Invalid filename: {new_filename!r}")
+            created = self._make_parents(base, target)
+            try:
+                if replaced == new_filename:
+                    # The replaced emoji's file gives way, kept aside until pack.json is written.
+                    aside = self._temp_name(target)
+                    os.link(target, aside)
+                    backup = aside
+                    staged = self._temp_name(target)
+                    os.link(base / filename, staged)
+                    try:
+                        os.replace(staged, target)
+                    except OSError:
+                        os.unlink(staged)
+                        raise
+                else:
+                    os.link(base / filename, target)
+            except OSError:
+                if backup is not None:
+                    os.replace(backup, target)
+                self._remove_empty_dirs(created)
+                raise
+        files[new_shortcode] = new_filename
+        try:
+            self._write_pack_json(name, files, pack.meta)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, base / new_filename)
+            elif moved:
+                with contextlib.suppress(OSError):
+                    (base / new_filename).unlink()
+                self._remove_empty_dirs(created)
+            raise
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+        # The old name goes (and its emptied folders) unless an alias still lists it.
+        if moved:
+            self._unlink_unused(name, filename, files)
+        if replaced is not None and replaced != new_filename:
+            self._unlink_unused(name, replaced, files)
+        return self.load(name)
+
+    @staticmethod
+    def _temp_name(target: Path) -> str:
+        return str(target.parent / f".tmp-{os.urandom(6).hex()}{extension(target.name)}")
+
+    # -- import --------------------------------------------------------
+
+    def import_candidates(self, shortcode_ok) -> list[str]:
+        """Write pack.json for every folder that lacks one; returns their names."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        imported = []
+        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            directory = Path(entry.path)
+            if (directory / PACK_JSON).exists():
+                continue
+            try:
+                check_pack_name(entry.name)
+            except EmojidError:
+                log.warning("import: skipping folder with an invalid pack name: %r", entry.name)
+                continue
+            files = self._import_files(directory, entry.name, shortcode_ok)
+            self._write_pack_json(entry.name, files, {})
+            imported.append(entry.name)
+        return imported
+
+    def _import_files(self, directory: Path, name: str, shortcode_ok) -> dict[str, str]:
+        files: dict[str, str] = {}
+        if (directory / EMOJI_TXT).is_file():
+            for shortcode, file, _tags in self._emoji_txt_lines(directory, name):
+                rel = safe_relpath(file)
+                if rel is None or self.file_path(name, rel) is None or not shortcode_ok(shortcode):
+                    log.warning("import %s: skipping emoji.txt entry %s, %s", name, shortcode, file)
+                    continue
+                files[shortcode] = rel
+            return files
+        for path in sorted(self._walk_images(directory)):
+            rel = path.relative_to(directory).as_posix()
+            if shortcode_ok(stem(rel)) and safe_relpath(rel):
+                files.setdefault(stem(rel), rel)
+        return files
+
+    def _walk_images(self, directory: Path) -> Iterator[Path]:
+        for dirpath, dirnames, filenames in os.walk(directory):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for f in filenames:
+                if not f.startswith(".") and extension(f) in self.allowed_extensions:
+                    yield Path(dirpath) / f
+
+    def sweep_leftovers(self, older_than: float) -> int:
+        """Old `.staging-*`, `.deleting-*`, `.replacing-*` folders and `.tmp-*` files."""
+        cutoff = time.time() - older_than
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for aside in self.root.glob(".replacing-*"):
+            # A crash between the two renames of a replace: put the old pack back.
+            name = aside.name[len(".replacing-"):].rsplit("-", 1)[0]
+            with contextlib.suppress(OSError, EmojidError):
+                if not os.path.lexists(self.pack_dir(name)) and aside.lstat().st_mtime < time.time() - 10:
+                    os.rename(aside, self.pack_dir(name))
+                    log.warning("restored pack %s, left aside by an interrupted replace", name)
+        candidates = [p for p in self.root.iterdir() if p.name.startswith((".staging-", ".deleting-", ".replacing-"))]
+        candidates += list(self.root.glob("*/**/.tmp-*"))
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                    removed += 1
+        return removed
+
+    # -- archives ------------------------------------------------------
+
+    def write_archive(self, pack: Pack, target: Path) -> str:
+        """Zip pack.json and the listed files into `target`; returns the uppercase SHA256.
+
+        Entries are sorted, stored (emoji images do not compress) and dated
+        1980-01-01, so the bytes, and the SHA256, are a function of content.
+        """
+        directory = self.pack_dir(pack.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".zip")
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for rel in [PACK_JSON] + sorted(set(pack.files.values()) - {PACK_JSON}):
+                    path = directory / rel if rel == PACK_JSON else self.file_path(pack.name, rel)
+                    if path is None:
+                        continue
+                    info = zipfile.ZipInfo(rel, date_time=ZIP_EPOCH)
+                    info.external_attr = 0o100644 << 16
+                    info.create_system = 3
+                    with open(path, "rb") as src, zf.open(info, "w", force_zip64=os.path.getsize(path) > 2**31) as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+            digest = hashlib.sha256()
+            with open(tmp, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return digest.hexdigest().upper()
+

@@ -1,0 +1,136 @@
+"""The global emoji lists: Mastodon's /api/v1/custom_emojis and Pleroma's /emoji.
+
+With 100k emoji the bodies are megabytes. Each is written once per index
+generation, entry by entry, to a file in cache_dir (hashed on the way for
+its ETag) and served from there: memory stays flat however many emoji
+there are, and an unchanged list answers 304.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emojid.context import ctx
+from emojid.emoji.index import EmojiIndex
+from emojid.http.responses import FileAnswer
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def emoji_path(pack: str, filename: str) -> str:
+    return f"/emoji/{quote(pack)}/{quote(filename)}"
+
+
+def custom_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
+    """Mastodon's list: every emoji, category = its pack."""
+    yield "["
+    first = True
+    for shortcode, pack, filename, tags in rows:
+        url = base_url + emoji_path(pack, filename)
+        entry = {"shortcode": shortcode, "url": url, "static_url": url, "visible_in_picker": True,
+                 "tags": [f"pack:{pack}", *tags], "category": pack}
+        yield _encode(entry) if first else "," + _encode(entry)
+        first = False
+    yield "]"
+
+
+def pleroma_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
+    """Pleroma's map: shortcode -> {image_url, tags}; a shortcode in two packs: the first pack's."""
+    yield "{"
+    seen: set[str] = set()
+    for shortcode, pack, filename, tags in rows:
+        if shortcode in seen:
+            continue
+        entry = _encode(shortcode) + ":" + _encode({"image_url": emoji_path(pack, filename),
+                                                     "tags": [f"pack:{pack}", *tags]})
+        yield entry if not seen else "," + entry
+        seen.add(shortcode)
+    yield "}"
+
+
+KINDS: dict[str, Callable[[Iterator[tuple], str], Iterator[str]]] = {
+    "mastodon": custom_emoji_chunks,
+    "pleroma": pleroma_emoji_chunks,
+}
+
+
+@dataclass(frozen=True)
+class ListFile:
+    generation: int
+    etag: str
+    path: Path
+
+
+class EmojiListCache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._files: dict[str, ListFile] = {}
+        self._locks = {kind: threading.Lock() for kind in KINDS}
+
+    def get(self, kind: str, index: EmojiIndex, base_url: str) -> ListFile:
+        generation = index.generation()
+        cached = self._files.get(kind)
+        if cached and cached.generation == generation and cached.path.exists():
+            return cached
+        with self._locks[kind]:  # one build per kind at a time; the others wait for it
+            cached = self._files.get(kind)
+            if cached and cached.generation == index.generation() and cached.path.exists():
+                return cached
+            cached = self._files[kind] = self._build(kind, index, base_url)
+            return cached
+
+    def _build(self, kind: str, index: EmojiIndex, base_url: str) -> ListFile:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{kind}-")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out, index.emoji_snapshot() as (generation, rows):
+                for chunk in KINDS[kind](rows, base_url):
+                    data = chunk.encode()
+                    digest.update(data)
+                    out.write(data)
+            target = self.directory / f"{kind}-{generation}.json"
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        for old in self.directory.glob(f"{kind}-*.json"):
+            if old != target:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        return ListFile(generation, '"' + digest.hexdigest()[:32] + '"', target)
+
+
+async def _serve(request: Request, kind: str) -> Response:
+    c = ctx(request)
+    listed = await anyio.to_thread.run_sync(c.emoji_lists.get, kind, c.packs.index, c.config.public_url)
+    headers = {"etag": listed.etag, "cache-control": "public, max-age=0, must-revalidate"}
+    tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
+    if listed.etag in tags:
+        return Response(status_code=304, headers=headers)
+    return FileAnswer(listed.path, media_type="application/json", headers=headers)
+
+
+async def custom_emojis(request: Request) -> Response:
+    return await _serve(request, "mastodon")
+
+
+async def pleroma_emoji(request: Request) -> Response:
+    return await _serve(request, "pleroma")
+
+
+# Mounted under both Pleroma prefixes.

@@ -1,0 +1,127 @@
+"""Pack endpoints: list, show, create, update metadata, delete, import, archive."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import BinaryIO
+from urllib.parse import quote
+
+import anyio.to_thread
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from emojid.auth.callers import require
+from emojid.context import ctx
+from emojid.emoji.index.packs import PackRow
+from emojid.errors import BadRequest
+from emojid.http.params import int_param, json_object, read_params, text_param
+from emojid.http.responses import JSON
+
+
+def pack_meta(row: PackRow) -> dict:
+    """The "pack" object as listings show it: can-download, and download-sha256 when shareable."""
+    meta = {k: v for k, v in row.meta.items() if k not in ("can-download", "download-sha256")}
+    meta["can-download"] = row.shareable
+    if row.shareable and row.archive_sha256:
+        meta["download-sha256"] = row.archive_sha256
+    return meta
+
+
+def show_document(row: PackRow, files: dict[str, str]) -> dict:
+    """What GET /emoji/pack answers (and `emojid pack show` prints)."""
+    return {"files": files, "files_count": row.files_count, "pack": pack_meta(row)}
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def pack_name(params: dict) -> str:
+    name = text_param(params, "name")
+    if name is None or not name.strip():
+        raise BadRequest("pack name cannot be empty")
+    return name.strip()
+
+
+async def list_packs(request: Request) -> Response:
+    params = await read_params(request)
+    page = int_param(params, "page", 1, minimum=1)
+    page_size = int_param(params, "page_size", 50, minimum=0)
+    rows, count = await ctx(request).packs.list_page(page, page_size)
+    # Each pack's files are stored as ready JSON: splice them in, do not re-encode.
+    entries = ",".join(
+        f'{_dumps(r.name)}:{{"files":{r.files_json},"pack":{_dumps(pack_meta(r))},"files_count":{r.files_count}}}'
+        for r in rows
+    )
+    return JSON(f'{{"packs":{{{entries}}},"count":{count}}}'.encode())
+
+
+async def show_pack(request: Request) -> Response:
+    params = await read_params(request)
+    name = pack_name(params)
+    page = int_param(params, "page", 1, minimum=1)
+    page_size = int_param(params, "page_size", 30, minimum=0)
+    row, files = await ctx(request).packs.show(name, page, page_size)
+    return JSON(show_document(row, files))
+
+
+async def create_pack(request: Request) -> Response:
+    await require(request, "admin:write")
+    params = await read_params(request)
+    await ctx(request).packs.create(pack_name(params))
+    return JSON("ok")
+
+
+async def update_pack(request: Request) -> Response:
+    await require(request, "admin:write")
+    params = await read_params(request)
+    name = pack_name(params)
+    if "metadata" not in params:
+        raise BadRequest("Missing field: metadata.")
+    metadata = params["metadata"]
+    if isinstance(metadata, str):
+        metadata = json_object(metadata, "metadata")  # a form field may carry the object as JSON text
+    return JSON(await ctx(request).packs.update_metadata(name, metadata))
+
+
+async def delete_pack(request: Request) -> Response:
+    await require(request, "admin:write")
+    params = await read_params(request)
+    await ctx(request).packs.delete(pack_name(params))
+    return JSON("ok")
+
+
+async def import_packs(request: Request) -> Response:
+    await require(request, "admin:write")
+    return JSON(await ctx(request).packs.import_packs())
+
+
+async def _chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await anyio.to_thread.run_sync(fh.read, 1 << 20):
+            yield chunk
+    finally:
+        fh.close()
+
+
+async def archive(request: Request) -> Response:
+    params = await read_params(request)
+    name = (request.path_params.get("name") or pack_name(params)).strip()
+    # Streamed from a file opened up front: a newer build may unlink it at any moment.
+    row, fh = await ctx(request).packs.open_archive(name)
+    quoted = quote(f"{name}.zip")
+    headers = {
+        "content-length": str(os.fstat(fh.fileno()).st_size),
+        "content-disposition": f'attachment; filename="{name}.zip"' if quoted == f"{name}.zip"
+        else f"attachment; filename*=utf-8''{quoted}",
+        "x-download-sha256": row.sha256,
+        "etag": f'"{row.sha256.lower()}"',
+    }
+    if request.method == "HEAD":
+        fh.close()
+        return Response(media_type="application/zip", headers=headers)
+    return StreamingResponse(_chunks(fh), media_type="application/zip", headers=headers,
+                             background=BackgroundTask(fh.close))

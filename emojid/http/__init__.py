@@ -1,0 +1,1 @@
+"""What every handler shares: parameters, answers, middleware, uploads."""

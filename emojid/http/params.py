@@ -1,0 +1,139 @@
+"""Request parameters: one reader for the body, whatever its type, and one per value type."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from emojid.context import ctx
+from emojid.errors import BadRequest, PayloadTooLarge
+
+
+def _set_nested(params: dict, key: str, value: Any) -> None:
+    """`metadata[license]=x` as form field means {"metadata": {"license": "x"}}, as in Plug."""
+    if "[" in key and key.endswith("]"):
+        outer, _, inner = key[:-1].partition("[")
+        if outer and inner and "[" not in inner:
+            if isinstance(value, UploadFile):
+                # No parameter takes a file inside an object; stored as JSON, it could not be encoded.
+                raise BadRequest(f"{key} cannot be a file upload")
+            slot = params.setdefault(outer, {})
+            if isinstance(slot, dict):
+                slot[inner] = value
+                return
+    params[key] = value
+
+
+async def read_params(request: Request) -> dict[str, Any]:
+    """Query string merged with the body: JSON, urlencoded or multipart alike."""
+    params: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        _set_nested(params, key, value)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method in ("GET", "HEAD"):
+        return params
+    limit = ctx(request).config.remote.max_download_bytes + (1 << 20)
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:
+            form = await request.form(max_files=1000, max_fields=1000)
+        except (HTTPException, ValueError, KeyError, AssertionError) as exc:
+            raise BadRequest(f"Malformed form body: {getattr(exc, 'detail', exc)}") from None
+        request.state.form = form
+        for key, value in form.multi_items():
+            _set_nested(params, key, value)
+        return params
+    body = await request.body()
+    if not body.strip():
+        return params
+    if content_type in ("application/json", "") or content_type.endswith("+json"):
+        params.update(json_object(body))
+        return params
+    raise BadRequest(f"Unsupported request body type: {content_type}")
+
+
+def json_object(text: bytes | str, name: str | None = None) -> dict[str, Any]:
+    """A JSON object sent as text: the request body, or the form field `name` carrying one."""
+    malformed = f"{name} must be a JSON object" if name else "Malformed JSON body"
+    try:
+        # RecursionError: nesting deeper than the parser's stack (`[[[[...`).
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest(malformed) from None
+    if not isinstance(data, dict):
+        raise BadRequest(malformed if name else "The JSON body must be an object")
+    # "\ud800" is valid JSON but no Unicode text: nothing (SQLite, file names,
+    # our own error messages) could encode it later. Refused here, once.
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(f"{malformed}: a string has an unpaired surrogate") from None
+    return data
+
+
+def json_data(value: Any, name: str) -> Any:
+    """`value` when it is plain data that can be stored as JSON: no file upload anywhere in it."""
+    if isinstance(value, UploadFile):
+        raise BadRequest(f"{name} cannot be a file upload")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            json_data(item, f"{name}[{key}]")
+    elif isinstance(value, list):
+        for item in value:
+            json_data(item, name)
+    return value
+
+
+def text_param(params: dict[str, Any], name: str, max_length: int | None = None) -> str | None:
+    """The parameter as text (numbers as written), None when absent.
+
+    Objects, lists, booleans and file uploads are refused: a client that sends
+    one where text belongs has made a mistake worth a 400.
+    """
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise BadRequest(f"{name} must be a string")
+    text = str(value)
+    if max_length is not None and len(text) > max_length:
+        raise BadRequest(f"{name} is longer than {max_length} characters")
+    return text
+
+
+def int_param(params: dict, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,30}", value):
+        number = int(value)  # ASCII digits only: int() would also take " 2 " and "٢"
+    else:
+        raise BadRequest(f"{name} must be an integer")
+    if number < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise BadRequest(f"{name} must be at most {maximum}")
+    return number
+
+
+def bool_param(params: dict, name: str) -> bool:
+    value = params.get(name)
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "on", "yes") if value is not None else False
+
+
+def required(params: dict, name: str) -> str:
+    value = text_param(params, name)
+    if value is None:
+        raise BadRequest(f"Missing field: {name}.")
+    return value

@@ -1,0 +1,66 @@
+"""Answers: JSON bodies, files from disk, and the error handlers that make every error JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from emojid.errors import EmojidError
+
+log = logging.getLogger("emojid.web")
+
+
+class JSON(Response):
+    """A JSON answer, always `application/json` (errors and empty answers too)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content  # a body serialised ahead of time
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def emojid_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EmojidError)
+    return JSON({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 304 or exc.status_code < 400:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    detail = exc.detail if isinstance(exc.detail, str) else "Error"
+    return JSON({"error": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSON({"error": "Internal server error"}, status_code=500)
+
+
+class FileAnswer(FileResponse):
+    """A file from disk. The Range refusals Starlette sends by itself (400 for a malformed
+    header, 416 for one past the end, both text/plain) go out as JSON errors like every other."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        refusal: dict | None = None
+
+        async def json_refusals(message) -> None:
+            nonlocal refusal
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                refusal = message  # its body follows in one message
+            elif refusal is None:
+                await send(message)
+            else:
+                text = message.get("body", b"").decode("utf-8", "replace") or "Range Not Satisfiable"
+                kept = {k.decode("latin-1"): v.decode("latin-1") for k, v in refusal["headers"]
+                        if k.lower() == b"content-range"}
+                await JSON({"error": text}, status_code=refusal["status"], headers=kept)(scope, receive, send)
+
+        await super().__call__(scope, receive, json_refusals)

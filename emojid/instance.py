@@ -1,0 +1,131 @@
+"""What the instance says about itself: nodeinfo, /api/v1/instance, healthcheck."""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emojid import __version__
+from emojid.context import ctx
+from emojid.errors import NotFound
+from emojid.http.responses import JSON
+
+PLEROMA_VERSION = "2.7.2"
+FEATURES = [
+    "pleroma_api",
+    "mastodon_api",
+    "shareable_emoji_packs",
+    "pleroma_emoji_reactions",
+    "custom_emoji_reactions",
+    "pleroma:api/v1/notifications:include_types_filter",
+]
+
+
+def memory_used_mb() -> float:
+    """Resident memory of this process in MB (peak when /proc is unavailable)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 1048576, 2)
+    except (OSError, ValueError, IndexError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 2)
+
+
+async def well_known(request: Request) -> Response:
+    base = ctx(request).config.public_url
+    return JSON({
+        "links": [
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": f"{base}/nodeinfo/2.0.json"},
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": f"{base}/nodeinfo/2.1.json"},
+        ]
+    })
+
+
+async def nodeinfo(request: Request) -> Response:
+    c = ctx(request)
+    version = request.path_params["version"]
+    if version not in ("2.0", "2.1"):
+        raise NotFound("Not found")
+    users = await anyio.to_thread.run_sync(c.accounts.index.active_account_count)
+    software = {"name": "pleroma", "version": f"{PLEROMA_VERSION} (compatible; emojid {__version__})"}
+    if version == "2.1":
+        software["repository"] = "https://github.com/emojid/emojid"
+    return JSON(
+        {
+            "version": version,
+            "software": software,
+            "protocols": ["activitypub"],
+            "services": {"inbound": [], "outbound": []},
+            "openRegistrations": c.config.instance.registrations_open,
+            "usage": {"users": {"total": users}, "localPosts": 0},
+            "metadata": {
+                "nodeName": c.config.instance.name,
+                "features": FEATURES,
+                "federation": {"enabled": False},
+                "accountActivationRequired": False,
+                "invitesEnabled": False,
+            },
+        },
+        headers={"content-type": f'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/{version}#"'},
+    )
+
+
+async def instance(request: Request) -> Response:
+    c = ctx(request)
+    users = await anyio.to_thread.run_sync(c.accounts.index.active_account_count)
+    base = c.config.public_url
+    return JSON({
+        "uri": base,
+        "title": c.config.instance.name,
+        "short_description": "",
+        "description": f"{c.config.instance.name}: an emojid emoji pack server",
+        "email": "",
+        "version": f"{PLEROMA_VERSION} (compatible; Pleroma {PLEROMA_VERSION}; emojid {__version__})",
+        "urls": {"streaming_api": base.replace("http", "ws", 1)},
+        "stats": {"user_count": users, "status_count": 0, "domain_count": 0},
+        "thumbnail": None,
+        "languages": ["en"],
+        "registrations": c.config.instance.registrations_open,
+        "approval_required": False,
+        "invites_enabled": False,
+        "max_toot_chars": 5000,
+        "poll_limits": {"max_options": 20, "max_option_chars": 200, "min_expiration": 0, "max_expiration": 31536000},
+        "upload_limit": c.config.emoji.max_file_bytes,
+        "configuration": {
+            "statuses": {"max_characters": 5000, "max_media_attachments": 4},
+            "polls": {"max_options": 20, "max_characters_per_option": 200,
+                      "min_expiration": 0, "max_expiration": 31536000},
+        },
+        "contact_account": None,
+        "rules": [],
+        "pleroma": {
+            "metadata": {"features": FEATURES, "federation": {"enabled": False}},
+            "vapid_public_key": None,
+        },
+    })
+
+
+async def healthcheck(request: Request) -> Response:
+    c = ctx(request)
+    db_ok = await anyio.to_thread.run_sync(c.database.healthy)
+    watcher = c.watcher.state if c.watcher else "disabled"
+    healthy = db_ok and watcher in ("alive", "disabled")
+    return JSON(
+        {
+            "pool_size": 1,
+            "active": threading.active_count(),
+            "idle": 0,
+            "memory_used": memory_used_mb(),
+            "healthy": healthy,
+            "job_queue_stats": c.syncer.queue_stats(),
+            "db": "ok" if db_ok else "unavailable",
+            "watcher": watcher,
+            "pack_errors": await anyio.to_thread.run_sync(c.packs.index.pack_errors),
+        },
+        status_code=200 if healthy else 503,
+    )
