@@ -25,6 +25,7 @@ from emojid.emoji.web.lists import EmojiListCache
 from emojid.errors import EmojidError
 from emojid.http.middleware import CloseForms, IgnoreTrailingSlash
 from emojid.http.responses import emojid_error, http_error, server_error
+from emojid.http.uploads import sweep_uploads
 from emojid.migrations import open_database
 from emojid.remote import RemoteClient
 from emojid.routes import routes
@@ -53,6 +54,7 @@ def build_app(config: Config) -> Starlette:
         )
         app.state.ctx = context
         swept = await anyio.to_thread.run_sync(service.sweep_leftovers)
+        swept += await anyio.to_thread.run_sync(sweep_uploads, config.cache_dir)
         if swept:
             log.info("removed %d leftovers of an earlier crash", swept)
         changed = await anyio.to_thread.run_sync(service.reconcile_sync)

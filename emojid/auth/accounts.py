@@ -99,17 +99,6 @@ class Accounts:
         self.index.insert_account(account)
         return account
 
-    def check_password(self, nickname: str, password: str) -> Account | None:
-        """The account for a nickname (or, as Pleroma allows, an email) and its password."""
-        account = self.index.account_by_nickname(nickname)
-        if account is None and "@" in nickname:
-            account = self.index.account_by_email(nickname)
-        if not verify_password(account.password_hash if account else None, password):
-            return None
-        if account is None or account.disabled:
-            return None
-        return account
-
     def create_app(self, name: str, redirect_uris: str, scopes: str, website: str | None) -> App:
         app = App(new_id(), secrets.token_urlsafe(32), secrets.token_urlsafe(32), name, redirect_uris,
                   scopes, website, now_iso())

@@ -106,13 +106,13 @@ class PackService:
 
     def sweep_leftovers(self, older_than: float = 3600) -> int:
         """Remove what a crash left behind: staging and trash folders in packs_dir,
-        temp files in pack folders and cache_dir. Only old ones, in case another
-        emojid process (a CLI sync) is still using fresh ones."""
+        temp files in pack folders, downloads, archives and lists in cache_dir.
+        Only old ones, in case another emojid process (a CLI sync) is still
+        using fresh ones."""
         removed = self.store.sweep_leftovers(older_than)
         cutoff = time.time() - older_than
         cache = self.config.cache_dir
-        patterns = ("tmp/upload-*", "upload-*", "downloads/download-*", "archives/*/.build-*",
-                    "archives/*/.tmp-*", "lists/.*")
+        patterns = ("downloads/download-*", "archives/*/.build-*", "archives/*/.tmp-*", "lists/.*")
         for pattern in patterns:
             for path in cache.glob(pattern):
                 with contextlib.suppress(OSError):

@@ -250,6 +250,22 @@ class PackStore:
         os.rename(directory, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def staging_folder(self) -> Iterator[Path]:
+        """A hidden folder inside packs_dir to assemble a pack in: on the same
+        filesystem, so `move_into_place` puts it in place with one rename.
+        Removed afterwards unless it was moved."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def write_staged_pack_json(self, staging: Path, files: dict[str, str], meta: dict) -> None:
+        data = json.dumps(pack_json_document(files, meta), indent=2, ensure_ascii=False).encode()
+        self._atomic_write(staging / PACK_JSON, data)
+
     def move_into_place(self, staging: Path, target: Path, replace: bool) -> None:
         """Rename a staged pack folder into the store; `replace` swaps out an existing pack."""
         if not replace and os.path.lexists(target):

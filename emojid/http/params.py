@@ -125,11 +125,25 @@ def int_param(params: dict, name: str, default: int, minimum: int = 0, maximum: 
     return number
 
 
-def bool_param(params: dict, name: str) -> bool:
-    value = params.get(name)
+TRUE = ("true", "1", "t", "on", "yes", "y")
+FALSE = ("false", "0", "f", "off", "no", "n", "")
+
+
+def bool_value(value: Any, name: str) -> bool:
+    """Pleroma's BooleanLike: true/false, 1/0, "on"/"off" and friends; anything else is a 400."""
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in ("true", "1", "on", "yes") if value is not None else False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE + FALSE:
+        return value.strip().lower() in TRUE
+    raise BadRequest(f"Invalid value for {name}: expected a boolean")
+
+
+def bool_param(params: dict[str, Any], name: str, default: bool = False) -> bool:
+    """The boolean parameter `name`; `default` when absent or empty."""
+    value = params.get(name)
+    return default if value is None or value == "" else bool_value(value, name)
 
 
 def required(params: dict, name: str) -> str:

@@ -44,6 +44,15 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSON({"error": "Internal server error"}, status_code=500)
 
 
+def not_modified(request: Request, etag: str) -> bool:
+    """If-None-Match names `etag` (or is `*`): the client's copy is current, answer 304.
+    Weak comparison (RFC 9110): a proxy may hand back our tag as W/"..."."""
+    if_none_match = request.headers.get("if-none-match")
+    if not if_none_match:
+        return False
+    return if_none_match.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+
+
 class FileAnswer(FileResponse):
     """A file from disk. The Range refusals Starlette sends by itself (400 for a malformed
     header, 416 for one past the end, both text/plain) go out as JSON errors like every other."""

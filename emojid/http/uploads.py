@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,20 @@ class Upload:
     filename: str
     content_type: str | None
     size: int
+
+
+def sweep_uploads(cache_dir: Path, older_than: float = 3600) -> int:
+    """Remove request temp files a crash left in cache_dir/tmp (only old ones:
+    another emojid process may be receiving an upload now)."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in (cache_dir / "tmp").glob("*"):
+        if path.name.startswith(("upload-", "dataurl-")):
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+    return removed
 
 
 @contextlib.asynccontextmanager

@@ -136,9 +136,6 @@ class PacksIndex(Tables):
     def pack_names(self) -> list[str]:
         return [r[0] for r in self.execute("SELECT name FROM packs ORDER BY name")]
 
-    def fingerprints(self) -> dict[str, str]:
-        return dict(self.execute("SELECT name, fingerprint FROM packs"))
-
     def count_packs(self) -> int:
         return self.execute("SELECT count(*) FROM packs")[0][0]
 
@@ -190,9 +187,6 @@ class PacksIndex(Tables):
         finally:
             conn.close()
 
-    def emoji_count(self) -> int:
-        return self.execute("SELECT count(*) FROM emoji")[0][0]
-
     def get_archive(self, name: str) -> ArchiveRow | None:
         rows = self.execute("SELECT fingerprint, sha256, path, size FROM archives WHERE pack = ?", (name,))
         return ArchiveRow(*rows[0]) if rows else None
@@ -204,6 +198,3 @@ class PacksIndex(Tables):
                 (name, archive.fingerprint, archive.sha256, archive.path, archive.size),
             )
         )
-
-    def archive_paths(self) -> set[str]:
-        return {r[0] for r in self.execute("SELECT path FROM archives")}

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -25,13 +24,10 @@ from starlette.responses import Response
 
 from emojid.context import ctx
 from emojid.emoji.index import EmojiIndex
-from emojid.http.responses import FileAnswer
+from emojid.emoji.urls import emoji_path
+from emojid.http.responses import FileAnswer, not_modified
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def emoji_path(pack: str, filename: str) -> str:
-    return f"/emoji/{quote(pack)}/{quote(filename)}"
 
 
 def custom_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
@@ -119,8 +115,7 @@ async def _serve(request: Request, kind: str) -> Response:
     c = ctx(request)
     listed = await anyio.to_thread.run_sync(c.emoji_lists.get, kind, c.packs.index, c.config.public_url)
     headers = {"etag": listed.etag, "cache-control": "public, max-age=0, must-revalidate"}
-    tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
-    if listed.etag in tags:
+    if not_modified(request, listed.etag):
         return Response(status_code=304, headers=headers)
     return FileAnswer(listed.path, media_type="application/json", headers=headers)
 

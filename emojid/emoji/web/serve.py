@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from emojid.context import ctx
 from emojid.errors import EmojidError, NotFound
-from emojid.http.responses import FileAnswer
+from emojid.http.responses import FileAnswer, not_modified
 from emojid.images import sniff_type
 
 CACHE_CONTROL = "public, max-age=1209600"
@@ -52,14 +52,6 @@ def _locate(store, pack: str, filename: str, whole: bool) -> Located:
     return Located(str(path), st, sniff_type(head) or "application/octet-stream", body)
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if not if_none_match:
-        return False
-    # Weak comparison (RFC 9110): a proxy may hand back our tag as W/"...".
-    return if_none_match.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-
-
 async def emoji_file(request: Request) -> Response:
     whole = request.method == "GET" and "range" not in request.headers
     found = await anyio.to_thread.run_sync(
@@ -68,7 +60,7 @@ async def emoji_file(request: Request) -> Response:
     st = found.stat
     etag = '"' + hashlib.md5(f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}".encode()).hexdigest() + '"'
     headers = {"etag": etag, "cache-control": CACHE_CONTROL, "x-content-type-options": "nosniff"}
-    if _not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     if found.body is not None:
         headers.update({"last-modified": formatdate(st.st_mtime, usegmt=True), "accept-ranges": "bytes"})
