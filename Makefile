@@ -18,10 +18,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check emojid tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) cache emojid.db emojid.db-wal emojid.db-shm .pytest_cache
+	rm -rf $(VENV) cache media mail emojid.db emojid.db-wal emojid.db-shm emojid.db.serve-lock .pytest_cache .mypy_cache

@@ -2,7 +2,9 @@
 
 A field and its default are the whole definition of a key. `load()` refuses
 unknown keys and wrong types with the key's name, applies EMOJID_<SECTION>_<KEY>
-overrides, and resolves storage paths against the config file's folder.
+overrides, and resolves every relative path against one root: the state
+directory systemd gives the unit ($STATE_DIRECTORY), else the config file's
+folder (the current one when there is no file).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4000
     base_url: str = ""
+    log_level: str = "info"
+    # journald stamps every line itself; a terminal or a plain file may want them.
+    log_timestamps: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,11 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class BackupsConfig:
+    limit_days: int = 7  # Pleroma's User.Backup limit_days: one backup per account per week
+
+
+@dataclass(frozen=True)
 class SyncJob:
     url: str = ""
     packs: list[str] = field(default_factory=lambda: ["*"])
@@ -100,8 +110,9 @@ class Config:
     remote: RemoteConfig = field(default_factory=RemoteConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    backups: BackupsConfig = field(default_factory=BackupsConfig)
     sync: list[SyncJob] = field(default_factory=list)
-    # Where relative storage paths are resolved from: the config file's folder.
+    # Where relative paths are resolved from ($STATE_DIRECTORY, else the config file's folder).
     root: Path = field(default_factory=Path.cwd, metadata={"internal": True})
 
     @property
@@ -142,7 +153,17 @@ SECTION_CLASSES = {
     "remote": RemoteConfig,
     "watch": WatchConfig,
     "mail": MailConfig,
+    "backups": BackupsConfig,
 }
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# Every configured path: (the key as errors name it, the Config property, created at start).
+PATHS = (
+    ("[storage].packs_dir", "packs_dir", True),
+    ("[storage].database", "database_path", False),
+    ("[storage].cache_dir", "cache_dir", True),
+    ("[storage].media_dir", "media_dir", False),
+    ("[mail].spool_dir", "mail_spool_dir", False),
+)
 ON_CONFLICT = ("skip", "rename", "replace")
 
 
@@ -180,6 +201,10 @@ def _build(cls: type, table: Any, where: str) -> Any:
 
 
 def _validate(config: Config) -> None:
+    if config.server.log_level not in LOG_LEVELS:
+        raise ConfigError(f"[server].log_level: expected one of {', '.join(LOG_LEVELS)}, got {config.server.log_level!r}")
+    if config.backups.limit_days < 0:
+        raise ConfigError("[backups].limit_days: must not be negative")
     if not 0 < config.server.port < 65536:
         raise ConfigError(f"[server].port: {config.server.port} is not a TCP port")
     try:
@@ -246,7 +271,7 @@ def _apply_environ(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         rest = name[len("EMOJID_"):].lower()
         section = next((s for s in SECTION_CLASSES if rest.startswith(s + "_")), None)
         if section is None:
-            raise ConfigError(f"{name}: no such section (known: {', '.join(SECTION_CLASSES)})")
+            continue  # not config (EMOJID_BIN and the like): only EMOJID_<known section>_<KEY> is
         key = rest[len(section) + 1:]
         fields = {_key(f): f for f in dataclasses.fields(SECTION_CLASSES[section])}
         if key not in fields:
@@ -292,7 +317,35 @@ def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] 
             sections[key] = _build(SECTION_CLASSES[key], table, f"[{key}]")
         else:
             raise ConfigError(f"unknown section [{key}]")
-    root = file.resolve().parent if file.is_file() else Path.cwd()
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    root = Path(state) if state else file.resolve().parent if file.is_file() else Path.cwd()
     config = Config(root=root, **sections)
     _validate(config)
     return config
+
+
+def prepare_paths(config: Config) -> list[Path]:
+    """Check every configured path before anything is opened, and create the
+    store and cache folders when missing (never their parents). Returns the
+    folders created, for the log. Errors name the key:
+    "[storage].packs_dir: /srv/x/packs: its folder /srv/x does not exist".
+    """
+    created: list[Path] = []
+    for key, attribute, create in PATHS:
+        path: Path = getattr(config, attribute)
+        folder = path.parent if attribute == "database_path" else path
+        if folder.is_dir():
+            if attribute == "database_path" and path.exists() and not path.is_file():
+                raise ConfigError(f"{key}: {path} is not a file")
+            continue
+        if folder.exists() or folder.is_symlink():
+            raise ConfigError(f"{key}: {folder} exists and is not a folder")
+        if not folder.parent.is_dir():
+            raise ConfigError(f"{key}: {path}: its folder {folder.parent} does not exist")
+        if create:
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                raise ConfigError(f"{key}: cannot create {folder} ({exc.strerror})") from None
+            created.append(folder)
+    return created

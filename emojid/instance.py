@@ -14,6 +14,7 @@ from emojid import __version__
 from emojid.context import ctx
 from emojid.errors import NotFound
 from emojid.http.responses import JSON
+from emojid.social import statuses
 
 PLEROMA_VERSION = "2.7.2"
 FEATURES = [
@@ -52,6 +53,7 @@ async def nodeinfo(request: Request) -> Response:
     if version not in ("2.0", "2.1"):
         raise NotFound("Not found")
     users = await anyio.to_thread.run_sync(c.accounts.index.active_account_count)
+    posts = await anyio.to_thread.run_sync(c.social.index.local_status_count)
     software = {"name": "pleroma", "version": f"{PLEROMA_VERSION} (compatible; emojid {__version__})"}
     if version == "2.1":
         software["repository"] = "https://github.com/emojid/emojid"
@@ -62,13 +64,13 @@ async def nodeinfo(request: Request) -> Response:
             "protocols": ["activitypub"],
             "services": {"inbound": [], "outbound": []},
             "openRegistrations": c.config.instance.registrations_open,
-            "usage": {"users": {"total": users}, "localPosts": 0},
+            "usage": {"users": {"total": users}, "localPosts": posts},
             "metadata": {
                 "nodeName": c.config.instance.name,
                 "features": FEATURES,
                 "federation": {"enabled": False},
-                "accountActivationRequired": False,
-                "invitesEnabled": False,
+                "accountActivationRequired": c.config.instance.account_activation_required,
+                "invitesEnabled": c.config.instance.invites_enabled,
             },
         },
         headers={"content-type": f'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/{version}#"'},
@@ -78,6 +80,7 @@ async def nodeinfo(request: Request) -> Response:
 async def instance(request: Request) -> Response:
     c = ctx(request)
     users = await anyio.to_thread.run_sync(c.accounts.index.active_account_count)
+    posts = await anyio.to_thread.run_sync(c.social.index.local_status_count)
     base = c.config.public_url
     return JSON({
         "uri": base,
@@ -87,17 +90,18 @@ async def instance(request: Request) -> Response:
         "email": "",
         "version": f"{PLEROMA_VERSION} (compatible; Pleroma {PLEROMA_VERSION}; emojid {__version__})",
         "urls": {"streaming_api": base.replace("http", "ws", 1)},
-        "stats": {"user_count": users, "status_count": 0, "domain_count": 0},
+        "stats": {"user_count": users, "status_count": posts, "domain_count": 0},
         "thumbnail": None,
         "languages": ["en"],
         "registrations": c.config.instance.registrations_open,
-        "approval_required": False,
-        "invites_enabled": False,
-        "max_toot_chars": 5000,
+        "approval_required": c.config.instance.account_approval_required,
+        "invites_enabled": c.config.instance.invites_enabled,
+        # the limits Statuses enforces (read at each answer, so they never drift apart)
+        "max_toot_chars": statuses.MAX_CHARACTERS,
         "poll_limits": {"max_options": 20, "max_option_chars": 200, "min_expiration": 0, "max_expiration": 31536000},
         "upload_limit": c.config.emoji.max_file_bytes,
         "configuration": {
-            "statuses": {"max_characters": 5000, "max_media_attachments": 4},
+            "statuses": {"max_characters": statuses.MAX_CHARACTERS, "max_media_attachments": statuses.MAX_MEDIA},
             "polls": {"max_options": 20, "max_characters_per_option": 200,
                       "min_expiration": 0, "max_expiration": 31536000},
         },
@@ -111,10 +115,14 @@ async def instance(request: Request) -> Response:
 
 
 async def healthcheck(request: Request) -> Response:
+    """Pleroma's fields (`healthy` false and 503 when the service cannot work), plus
+    `status`: "ok", "degraded" (serving, but a pack.json is broken: `pack_errors`
+    names each, its last good state still served) or "unhealthy"."""
     c = ctx(request)
     db_ok = await anyio.to_thread.run_sync(c.database.healthy)
     watcher = c.watcher.state if c.watcher else "disabled"
     healthy = db_ok and watcher in ("alive", "disabled")
+    pack_errors = await anyio.to_thread.run_sync(c.packs.index.pack_errors) if db_ok else {}
     return JSON(
         {
             "pool_size": 1,
@@ -122,10 +130,11 @@ async def healthcheck(request: Request) -> Response:
             "idle": 0,
             "memory_used": memory_used_mb(),
             "healthy": healthy,
+            "status": "unhealthy" if not healthy else "degraded" if pack_errors else "ok",
             "job_queue_stats": c.syncer.queue_stats(),
             "db": "ok" if db_ok else "unavailable",
             "watcher": watcher,
-            "pack_errors": await anyio.to_thread.run_sync(c.packs.index.pack_errors),
+            "pack_errors": pack_errors,
         },
         status_code=200 if healthy else 503,
     )

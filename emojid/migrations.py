@@ -24,6 +24,8 @@ ORDER = [
     social.m0006_account_area,
     social.m0007_statuses,
     social.m0008_events_area,
+    emoji.m0009_loose_folders,
+    emoji.m0010_emoji_files,
 ]
 
 

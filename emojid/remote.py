@@ -4,6 +4,27 @@
   us, every address is checked, and the connection goes to the address that
   was checked. Redirect hops open new connections, so they are checked too,
   and nothing is ever sent to a refused address.
+- An address is public only if every IPv4 address it leads to is public too:
+  IPv4-mapped (::ffff:0:0/96) and NAT64 well-known-prefix (64:ff9b::/96)
+  addresses are judged as the IPv4 address they carry; 6to4 (2002::/16, the
+  IPv4 in bits 16-47), Teredo (2001::/32, the server IPv4 in bits 32-63 and the
+  client IPv4 as the inverted last 32 bits) and ISATAP interface ids
+  (::[02]00:5efe:a.b.c.d) are refused unless both the IPv6 address and every
+  IPv4 address inside are public (Python counts Teredo's 2001::/32 as not
+  global, so Teredo is refused whatever it carries); the deprecated
+  IPv4-compatible block (::/96) and the local-use NAT64 prefix
+  (64:ff9b:1::/48, whose IPv4 position depends on the operator's prefix
+  length) are refused whole.
+- Every request has a whole-request deadline, on top of httpx's per-read
+  timeout (a remote dripping one byte a second never trips a per-read
+  timeout): connecting, every redirect hop, the headers and the whole body
+  must be done within it, or RemoteError ("... timed out ...", a 500 as any
+  other remote failure). A JSON fetch gets `timeout_seconds`; a download gets
+  `timeout_seconds` plus one second per MiB it may be
+  (`timeout_seconds + limit / DOWNLOAD_FLOOR_RATE`, the limit being
+  `max_download_bytes` or the smaller per-call one): with the defaults 30 s
+  for JSON and 130 s for an archive. So an archive at the size limit needs
+  a remote serving about 1 MiB/s, a smaller one proportionally less.
 - Downloads stream to a temporary file, hashing SHA256 on the way and
   stopping at `max_download_bytes`: no archive is ever held in memory.
 """
@@ -19,7 +40,7 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +57,8 @@ from emojid.errors import BadRequest, EmojidError, ServerError
 
 USER_AGENT = f"emojid/{__version__} (+https://github.com/emojid/emojid; emoji pack sync)"
 MAX_REDIRECTS = 5
+# A download's deadline grants this many bytes a second over its whole size limit (module docstring).
+DOWNLOAD_FLOOR_RATE = 1 << 20
 
 
 class RemoteError(ServerError):
@@ -50,6 +73,10 @@ class RemoteRefused(BadRequest):
     """The SSRF guard refused a target before connecting to it."""
 
 
+class AddressRefused(RemoteRefused):
+    """The target is not a public address (`[remote] allow_private_addresses` lifts the guard)."""
+
+
 class RemoteTooLarge(RemoteError):
     """A remote answer went past its byte limit (the remote's fault: 500, as Pleroma)."""
 
@@ -59,31 +86,78 @@ class ChecksumMismatch(ServerError):
 
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[IpAddress]]]
+
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291), never routed
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215; operator-chosen layout
+ISATAP_IDS = (0x00005EFE, 0x02005EFE)  # bits 64-95 of an ISATAP address (RFC 5214)
 
 
-def public_address(ip: IpAddress) -> bool:
-    """Only globally routable unicast addresses; IPv4-mapped IPv6 is judged as IPv4."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+def _globally_routable(ip: IpAddress) -> bool:
     return not (
         ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
         or ip.is_reserved or ip.is_unspecified or not ip.is_global
     )
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a packet sent to `ip` may be delivered to, through a translator or tunnel.
+
+    IPv4-mapped and IPv4-compatible (the last 32 bits), NAT64 with the
+    well-known prefix (the last 32 bits), 6to4 (bits 16-47), Teredo (the server
+    at bits 32-63 and the client, the inverted last 32 bits) and ISATAP (the
+    last 32 bits). Empty for an address that carries none.
+    """
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in IPV4_COMPATIBLE or ip in NAT64_WELL_KNOWN:
+        found.append(low32)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if ((int(ip) >> 32) & 0xFFFFFFFF) in ISATAP_IDS:
+        found.append(low32)
+    return found
+
+
+def public_address(ip: IpAddress) -> bool:
+    """Only globally routable unicast addresses, and only ones that lead to public IPv4 addresses.
+
+    IPv4-mapped and NAT64 well-known-prefix addresses are judged as the IPv4
+    address they carry; any other address carrying IPv4 (6to4, Teredo, ISATAP)
+    must be public itself and carry only public IPv4 addresses; IPv4-compatible
+    and local-use NAT64 addresses are refused whole.
+    """
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _globally_routable(ip)
+    if ip.ipv4_mapped is not None:
+        return _globally_routable(ip.ipv4_mapped)
+    if ip in NAT64_WELL_KNOWN:
+        return _globally_routable(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in IPV4_COMPATIBLE or ip in NAT64_LOCAL_USE:
+        return False
+    return _globally_routable(ip) and all(_globally_routable(v4) for v4 in embedded_ipv4(ip))
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves, checks, then connects to the checked address itself (no DNS rebinding)."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, allowed: Callable[[IpAddress], bool]) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, allowed: Callable[[IpAddress], bool],
+                 resolver: Resolver | None = None) -> None:
         self.inner = inner
         self.allowed = allowed
+        self.resolver: Resolver = resolver or resolve
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve(host, port)
+        addresses = await self.resolver(host, port)
         refused = [ip for ip in addresses if not self.allowed(ip)]
         if refused:
-            raise RemoteRefused(f"Refusing to connect to {host}: {refused[0]} is not a public address")
+            raise AddressRefused(f"Refusing to connect to {host}: {refused[0]} is not a public address")
         return await self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
@@ -103,7 +177,7 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
         raise RemoteError(f"Could not resolve {host}: {exc.strerror}") from None
     addresses = []
     for *_rest, sockaddr in infos:
-        ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
@@ -145,7 +219,10 @@ class RemoteClient:
             packs = await remote.get_json("https://pleroma.example/api/v1/pleroma/emoji/packs")
     """
 
-    def __init__(self, config: RemoteConfig, allowed: Callable[[IpAddress], bool] | None = None) -> None:
+    def __init__(self, config: RemoteConfig, allowed: Callable[[IpAddress], bool] | None = None, *,
+                 network_backend: httpcore.AsyncNetworkBackend | None = None,
+                 resolver: Resolver | None = None) -> None:
+        """`network_backend` (what connects to a checked address) and `resolver` are seams for tests."""
         self.config = config
         if allowed is None:
             allowed = (lambda ip: True) if config.allow_private_addresses else public_address
@@ -154,7 +231,7 @@ class RemoteClient:
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl.create_default_context(cafile=certifi.where()),
             max_connections=20,
-            network_backend=GuardedBackend(httpcore.AnyIOBackend(), allowed),
+            network_backend=GuardedBackend(network_backend or httpcore.AnyIOBackend(), allowed, resolver),
         )
         self.client = httpx.AsyncClient(
             transport=transport,
@@ -174,14 +251,26 @@ class RemoteClient:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def json_deadline(self) -> float:
+        """Seconds a JSON fetch may take in all (module docstring)."""
+        return float(self.config.timeout_seconds)
+
+    def download_deadline(self, limit: int) -> float:
+        """Seconds a download of at most `limit` bytes may take in all (module docstring)."""
+        return self.config.timeout_seconds + limit / DOWNLOAD_FLOOR_RATE
+
     @contextlib.asynccontextmanager
-    async def _stream(self, url: str, accept: str) -> AsyncIterator[httpx.Response]:
+    async def _stream(self, url: str, accept: str, deadline: float) -> AsyncIterator[httpx.Response]:
+        """The response to GET `url`; the caller's reading of the body counts against `deadline` too."""
         check_url(url)
         try:
-            async with self.client.stream("GET", url, headers={"accept": accept}) as response:
-                yield response
+            async with asyncio.timeout(deadline):
+                async with self.client.stream("GET", url, headers={"accept": accept}) as response:
+                    yield response
         except EmojidError:
             raise
+        except TimeoutError:
+            raise RemoteError(f"{url}: timed out, no complete answer within {deadline:g} s") from None
         except httpx.TooManyRedirects:
             raise RemoteError(f"{url}: too many redirects") from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -195,7 +284,7 @@ class RemoteClient:
     async def get_json(self, url: str, max_bytes: int = 16 << 20, accept: str = "application/json") -> Any:
         """GET a JSON document (bounded); RemoteError for any non-2xx or non-JSON answer."""
         max_bytes = min(max_bytes, self.config.max_download_bytes)
-        async with self._stream(url, accept) as response:
+        async with self._stream(url, accept, self.json_deadline()) as response:
             if not response.is_success:
                 raise RemoteError(f"{url} answered {response.status_code}", remote_status=response.status_code)
             body = bytearray()
@@ -213,6 +302,7 @@ class RemoteClient:
         """Stream `url` into a new temp file in `directory`, hashing as it comes.
 
         `progress(bytes_so_far, declared_total_or_None)` is called after each chunk.
+        The whole download must be done within `download_deadline(limit)` seconds.
         """
         limit = min(max_bytes or self.config.max_download_bytes, self.config.max_download_bytes)
         directory.mkdir(parents=True, exist_ok=True)
@@ -222,7 +312,7 @@ class RemoteClient:
         digest = hashlib.sha256()
         size = 0
         try:
-            async with self._stream(url, "*/*") as response:
+            async with self._stream(url, "*/*", self.download_deadline(limit)) as response:
                 if not response.is_success:
                     raise RemoteError(f"Could not download {url}: it answered {response.status_code}", remote_status=response.status_code)
                 declared = response.headers.get("content-length")

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 
 from emojid import instance
 from emojid.auth.web import mfa, oauth
+from emojid.emoji.ui.site import WebUI
 from emojid.emoji.web import files as emoji_files
 from emojid.emoji.web import legacy as emoji_legacy
 from emojid.emoji.web import lists as emoji_lists
@@ -133,6 +134,8 @@ def routes() -> list[BaseRoute]:
         # emoji: files, the global lists
         Route("/emoji/{pack}/{filename:path}", emoji_serve.emoji_file, methods=["GET", "HEAD"]),
         Route("/api/v1/custom_emojis", emoji_lists.custom_emojis, methods=["GET"]),
+        # emoji: the web UI, HTML pages at `/`, `/ui` and `/ui/...` (its routes: emojid/emoji/ui/site.py)
+        WebUI(),
         # the instance: nodeinfo, /api/v1/instance
         Route("/.well-known/nodeinfo", instance.well_known, methods=["GET"]),
         Route("/nodeinfo/{version:str}.json", instance.nodeinfo, methods=["GET"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +51,11 @@ def ok(result: Result) -> str:
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stderr == ""
     return result.stdout
+
+
+def table(out: str) -> list[list[str]]:
+    """An aligned table's rows (header first), cells split on runs of two or more spaces."""
+    return [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
 
 
 def failed(result: Result) -> str:
@@ -158,10 +164,12 @@ def test_pack_list_and_show_over_an_existing_store(config_path):
     assert not (config_path.parent / "emojid.db").exists()
 
     out = ok(run(config_path, "pack", "list"))
-    assert out.splitlines() == ["blobs\t2\tshared", "private\t1\tprivate"]
+    assert table(out) == [["NAME", "EMOJI", "STATE", "LICENSE", "DESCRIPTION"],
+                          ["blobs", "2", "shared", "CC0", "blobs"],
+                          ["private", "1", "private"]]
     assert (config_path.parent / "emojid.db").exists()
 
-    shown = json.loads(ok(run(config_path, "pack", "show", "blobs")))
+    shown = json.loads(ok(run(config_path, "pack", "show", "blobs", "--json")))
     assert shown["files"] == {"blobcat": "blobcat.png", "blobfox": "sub/blobfox.png"}
     assert shown["files_count"] == 2
     assert shown["pack"]["license"] == "CC0"
@@ -175,8 +183,8 @@ def test_pack_create_and_delete(config_path):
     assert ok(run(config_path, "pack", "create", "fresh")) == "ok\n"
     doc = json.loads((store / "fresh" / "pack.json").read_text())
     assert doc["files"] == {}
-    assert "fresh\t0\t" in ok(run(config_path, "pack", "list"))
-    shown = json.loads(ok(run(config_path, "pack", "show", "fresh")))
+    assert ["fresh", "0", "private"] in table(ok(run(config_path, "pack", "list")))
+    shown = json.loads(ok(run(config_path, "pack", "show", "fresh", "--json")))
     assert shown["files"] == {} and shown["files_count"] == 0
 
     line = failed(run(config_path, "pack", "create", "fresh"))
@@ -184,7 +192,7 @@ def test_pack_create_and_delete(config_path):
 
     assert ok(run(config_path, "pack", "delete", "fresh")) == "ok\n"
     assert not (store / "fresh").exists()
-    assert ok(run(config_path, "pack", "list")).splitlines() == ["existing\t1\tprivate"]
+    assert table(ok(run(config_path, "pack", "list")))[1:] == [["existing", "1", "private"]]
     assert (store / "existing" / "a.png").is_file()
 
 
@@ -206,7 +214,7 @@ def test_pack_import(config_path):
     loose = json.loads((plain / "pack.json").read_text())
     assert loose["files"] == {"one": "one.png", "two": "sub/two.png"}
     assert json.loads((listed / "pack.json").read_text())["files"] == {"greenie": "img.png"}
-    shown = json.loads(ok(run(config_path, "pack", "show", "loose")))
+    shown = json.loads(ok(run(config_path, "pack", "show", "loose", "--json")))
     assert shown["files"] == {"one": "one.png", "two": "sub/two.png"}
     assert ok(run(config_path, "pack", "import")) == ""  # nothing left to import
 
@@ -247,7 +255,9 @@ def test_missing_config_file_is_one_line(tmp_path):
 @pytest.mark.parametrize("args", [
     ["pack", "show"],
     ["no-such-command"],
-    ["user", "create", "bob"],
+    ["user", "create"],
+    ["pack", "add", "blobs"],
+    ["sync", "--json"],
     ["serve", "--port", "abc"],
     ["pack", "create", "a", "b"],
 ])
@@ -271,12 +281,12 @@ def test_emojid_config_variable_and_flag(tmp_path, monkeypatch):
     b = write_config(tmp_path / "b")
     write_pack(packs_dir(a), "from_a", {"x": "x.png"})
     write_pack(packs_dir(b), "from_b", {"y": "y.png"})
-    assert ok(run(None, "pack", "list", EMOJID_CONFIG=str(a))).startswith("from_a\t")
+    assert table(ok(run(None, "pack", "list", EMOJID_CONFIG=str(a))))[1][0] == "from_a"
     # --config wins over EMOJID_CONFIG.
-    assert ok(run(b, "pack", "list", EMOJID_CONFIG=str(a))).startswith("from_b\t")
+    assert table(ok(run(b, "pack", "list", EMOJID_CONFIG=str(a))))[1][0] == "from_b"
     # Neither: ./emojid.toml, here absent, means the defaults under the working directory.
     write_pack(tmp_path / "packs", "from_cwd", {"z": "z.png"})
-    assert ok(run(None, "pack", "list")).startswith("from_cwd\t")
+    assert table(ok(run(None, "pack", "list")))[1][0] == "from_cwd"
 
 
 def test_reindex_rebuilds_a_deleted_database(config_path):
@@ -313,6 +323,32 @@ def test_reindex_rebuilds_a_deleted_database(config_path):
 
 def clean_env_os() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EMOJID_")}
+
+
+def emojid(config: Path | None, *args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """The console script in a subprocess: stdin a pipe (`input`) or nothing, stdout and stderr pipes."""
+    argv = [str(EMOJID), *(["--config", str(config)] if config else []), *args]
+    return subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120, env=clean_env_os() | env)
+
+
+def done(proc: subprocess.CompletedProcess[str]) -> str:
+    """Success: exit 0, nothing on stderr; stdout."""
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert proc.stderr == "", proc.stderr
+    return proc.stdout
+
+
+def refused(proc: subprocess.CompletedProcess[str], code: int | None = None) -> str:
+    """A user error: exit != 0, exactly one `emojid: ` line on stderr, nothing on stdout; the line."""
+    assert proc.returncode != 0, (proc.stdout, proc.stderr)
+    if code is not None:
+        assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert proc.stdout == "", proc.stdout
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emojid: "), proc.stderr
+    return lines[0]
 
 
 def test_real_process_error_has_no_traceback(tmp_path):

@@ -283,7 +283,6 @@ def test_invalid_toml_is_one_line(tmp_path):
     ("EMOJID_EMOJI_MAX_FILE_BYTES", "1.5"),
     ("EMOJID_EMOJI_ALLOWED_EXTENSIONS", "[.png"),
     ("EMOJID_SERVER_PROT", "1"),
-    ("EMOJID_NOPE_PORT", "1"),
 ])
 def test_bad_env_values_name_the_variable_or_key(tmp_path, name, value):
     message = refused(write(tmp_path, ""), {name: value})
@@ -291,6 +290,13 @@ def test_bad_env_values_name_the_variable_or_key(tmp_path, name, value):
         assert "[server].port" in message
     else:
         assert name in message
+
+
+def test_variables_of_no_known_section_are_not_config(tmp_path):
+    from emojid.config import load
+
+    config = load(write(tmp_path, ""), environ={"EMOJID_NOPE_PORT": "1", "EMOJID_BIN": "/x", "EMOJID_SERVER_PORT": "4100"})
+    assert config.server.port == 4100
 
 
 def test_two_sync_jobs_on_one_url_are_refused(tmp_path):

@@ -19,7 +19,7 @@ FORBIDDEN = {
     "auth": {"emoji", "social"},
     "http": {"emoji", "auth", "social"},
 }
-CORE = ("config", "errors", "ids", "remote", "images", "db", "context")
+CORE = ("config", "errors", "ids", "remote", "images", "db", "context", "files")
 
 
 def runtime_imports(path: Path) -> set[str]:

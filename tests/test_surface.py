@@ -571,7 +571,7 @@ MORE_AUTHS = ["admin_read", "app", "bogus bearer", "bad basic", "non-utf8 basic"
               "garbage cookie", "token cookie", "basic"]
 
 DB_VOLATILE = {"archives", "state", "pack_errors", "packs", "emoji", "sync_jobs", "captchas", "backups",
-               "mirrors"}
+               "mirrors", "loose_folders", "loose_emoji"}
 
 
 def fingerprint(world: World) -> str:

@@ -11,15 +11,15 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from emojid.auth.index import AuthIndex
-from emojid.auth.index.accounts import Account, App, Token
+from emojid.auth.index.accounts import Account, App, Credential, Token
 from emojid.errors import BadRequest, Conflict, NotFound
 from emojid.ids import new_id, now_iso
 
@@ -28,8 +28,11 @@ TOKEN_LIFETIME = timedelta(days=60)
 # OWASP's argon2id minimum (19 MiB, 2 passes) rather than argon2-cffi's 64 MiB
 # default: a small instance must stay under its memory budget while hashing.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# At most two hashes at once, whatever the number of worker threads.
-_hashing = threading.BoundedSemaphore(2)
+# Every argon2 computation runs on these two threads, whichever thread asks: at
+# most two hashes at once, and only two threads' malloc arenas ever hold argon2's
+# 19 MiB blocks (spread over every worker thread, a burst of logins kept hundreds
+# of MiB resident). Callers wait on the queue; threads start on first use.
+_argon2 = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emojid-argon2")
 
 
 @functools.cache
@@ -38,17 +41,19 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_hex(8))
 
 
+def _verify(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def hash_password(password: str) -> str:
-    with _hashing:
-        return _hasher.hash(password)
+    return _argon2.submit(_hasher.hash, password).result()
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    with _hashing:
-        try:
-            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
-        except (VerificationError, InvalidHashError):
-            return False
+    return _argon2.submit(_verify, password_hash, password).result()
 
 # Mastodon's scope tree; a parent scope covers all of its children.
 TOP_SCOPES = ("read", "write", "follow", "push", "admin")
@@ -64,7 +69,7 @@ def scope_covers(granted: set[str], wanted: str) -> bool:
     return any(":".join(parts[:i]) in granted for i in range(1, len(parts) + 1))
 
 
-def parse_scopes(raw: str | list | None, default: str = "read") -> str:
+def parse_scopes(raw: str | list[str] | None, default: str = "read") -> str:
     if raw is None or raw == "" or raw == []:
         return default
     words = raw if isinstance(raw, list) else re.split(r"[\s,+]+", str(raw))
@@ -124,6 +129,8 @@ class Accounts:
         account = self.index.account_by_nickname(nickname)
         if account is None:
             raise NotFound(f"No account named {nickname}")
+        if account.disabled:
+            raise BadRequest(f"{nickname} is disabled or deleted: a token for it would not work")
         if "admin" in " ".join(parse_scopes(scopes).split()) and not account.is_admin:
             raise BadRequest(f"{nickname} is not an admin: it cannot hold admin scopes")
         access, _refresh, _token = self.issue_token(account, None, parse_scopes(scopes))
@@ -145,3 +152,24 @@ class Accounts:
     def revoke(self, access: str) -> bool:
         token = self.index.token_by_hash(token_digest(access))
         return bool(token and self.index.delete_token(token.id))
+
+    # -- for operators (`emojid user ...`, `emojid token ...`) ------------------------
+
+    def named(self, nickname: str) -> Account:
+        account = self.index.account_by_nickname(nickname)
+        if account is None:
+            raise NotFound(f"No account named {nickname}")
+        return account
+
+    def list_accounts(self) -> list[Account]:
+        return self.index.all_accounts()
+
+    def credentials(self, nickname: str) -> list[Credential]:
+        """The unexpired tokens and browser sessions of an account, newest first."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return self.index.credentials_of(self.named(nickname).id, now)
+
+    def revoke_id(self, entry_id: str) -> None:
+        """End a token or browser session by its id (as `credentials` lists it)."""
+        if not self.index.delete_credential(entry_id):
+            raise NotFound(f"No token or session with id {entry_id}")

@@ -9,6 +9,7 @@ like the bearer tokens of `emojid.accounts`. Methods without `async` block
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -64,7 +65,7 @@ def pkce_matches(challenge: str, method: str | None, verifier: str | None) -> bo
     return hmac.compare_digest(verifier, challenge)
 
 
-def scope_list(raw: str | list | None) -> list[str] | None:
+def scope_list(raw: str | list[object] | None) -> list[str] | None:
     """Scopes as Pleroma reads them: a list or a space/comma separated string; None if absent."""
     if raw is None:
         return None
@@ -78,6 +79,9 @@ class OAuth:
         self.index = accounts.index
         self.mfa = MFA(accounts.index)
         self.limiter = LoginLimiter()
+        # Requests waiting for a password check wait here, not in a worker thread each
+        # (argon2 itself runs on two threads: emojid.auth.accounts).
+        self.hashing = anyio.CapacityLimiter(2)
 
     # -- throttled checks of what a person knows and has ----------------------------
 
@@ -94,14 +98,16 @@ class OAuth:
         name, password = name or "", password or ""
         account = await anyio.to_thread.run_sync(self.find_account, name)
         key = f"id:{account.id}" if account else f"name:{name}"
-        self.limiter.check(key, address)
+        attempt = self.limiter.attempt(key, address)  # counted now: racing guesses share the budget
         # An unknown name costs the same argon2 work as a wrong password.
-        ok = await anyio.to_thread.run_sync(verify_password, account.password_hash if account else None, password)
-        if not ok or account is None:
-            self.limiter.failed(key, address)
+        if not await self._verify(account.password_hash if account else None, password) or account is None:
+            self.limiter.missed(attempt)
             return None
-        self.limiter.succeeded(key)
+        self.limiter.passed(attempt)
         return account
+
+    async def _verify(self, password_hash: str | None, password: str) -> bool:
+        return await anyio.to_thread.run_sync(verify_password, password_hash, password, limiter=self.hashing)
 
     def refusal(self, account: Account) -> tuple[str, str] | None:
         """(error, identifier) if the account may not log in now: disabled, or its
@@ -111,24 +117,22 @@ class OAuth:
 
     async def confirm_password(self, account: Account, password: str | None, address: str | None) -> bool:
         """The current password, as endpoints that change security settings ask for it."""
-        key = f"id:{account.id}"
-        self.limiter.check(key, address)
-        if await anyio.to_thread.run_sync(verify_password, account.password_hash, password or ""):
-            self.limiter.succeeded(key)
+        attempt = self.limiter.attempt(f"id:{account.id}", address)
+        if await self._verify(account.password_hash, password or ""):
+            self.limiter.passed(attempt)
             return True
-        self.limiter.failed(key, address)
+        self.limiter.missed(attempt)
         return False
 
     async def second_factor(self, account_id: str, challenge_type: str | None, code: str | None,
                             address: str | None) -> bool:
         # A count of its own: a right password (which clears the password count)
         # must not buy more guesses at the code.
-        key = f"mfa:{account_id}"
-        self.limiter.check(key, address)
+        attempt = self.limiter.attempt(f"mfa:{account_id}", address)
         if await anyio.to_thread.run_sync(self.mfa.verify, account_id, challenge_type, code):
-            self.limiter.succeeded(key)
+            self.limiter.passed(attempt)
             return True
-        self.limiter.failed(key, address)
+        self.limiter.missed(attempt)
         return False
 
     # -- authorization codes ----------------------------------------------------------
@@ -169,25 +173,42 @@ class OAuth:
 
     # -- browser sessions (the _pleroma_key cookie) ----------------------------------
 
-    def create_session(self, account: Account, replacing: str | None = None) -> str:
+    # A session holds the scopes granted by the login that opened it, no more: the key
+    # is `<random>.<base64url of the scopes>`, and only its digest is stored, so the
+    # scopes part cannot be changed without the key no longer naming a session.
+
+    def create_session(self, account: Account, scopes: str, replacing: str | None = None) -> str:
         """A new session key (never the old one: no fixation); the session it replaces ends."""
         if replacing:
             old = self.index.session_by_hash(token_digest(replacing))
             if old is not None:
                 self.index.delete_session(old.id)
-        raw = secrets.token_urlsafe(32)
+        granted = base64.urlsafe_b64encode(" ".join(scopes.split()).encode()).rstrip(b"=").decode()
+        raw = f"{secrets.token_urlsafe(32)}.{granted}"
         self.index.insert_session(Session(new_id(), account.id, now_iso(), _until(SESSION_LIFETIME)),
                                   token_digest(raw))
         return raw
 
-    def session_account(self, raw: str) -> Account | None:
+    def session(self, raw: str) -> tuple[Account, frozenset[str]] | None:
+        """The account a session key speaks for, with the scopes its login granted."""
+        _secret, dot, granted = raw.partition(".")
+        if not dot:
+            return None  # a session from before sessions held scopes: log in again
         session = self.index.session_by_hash(token_digest(raw))
         if session is None or session.valid_until < now_utc():
+            return None
+        try:
+            scopes = base64.urlsafe_b64decode(granted + "=" * (-len(granted) % 4)).decode()
+        except (binascii.Error, ValueError):
             return None
         account = self.index.account_by_id(session.account_id)
         if account is None or self.refusal(account):
             return None
-        return account
+        return account, frozenset(scopes.split())
+
+    def session_account(self, raw: str) -> Account | None:
+        found = self.session(raw)
+        return found[0] if found else None
 
     # -- MFA tokens: a login that passed the password and waits for its second factor --
 
@@ -210,5 +231,7 @@ class OAuth:
 
 
 def csrf_token(session_key: str) -> str:
-    """The consent form's token, derived from the session key that only the browser holds."""
+    """A session's CSRF token, derived from the session key that only the browser holds:
+    the consent form carries it, and every state change made with the session cookie
+    must send it (`X-CSRF-Token`, or `_csrf_token`: see `emojid.auth.callers`)."""
     return hashlib.sha256(f"emojid-consent:{session_key}".encode()).hexdigest()

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import TypedDict
 
 import pyotp
 
@@ -26,6 +27,16 @@ TOTP_DRIFT_STEPS = 1      # codes of the neighbouring time steps pass too (clock
 CHALLENGE_TYPES = ("totp", "recovery")
 
 
+class MfaSettings(TypedDict):
+    enabled: bool
+    totp: bool
+
+
+class TotpSetup(TypedDict):
+    key: str
+    provisioning_uri: str
+
+
 def backup_code_digest(account_id: str, code: str) -> str:
     # 64 random bits per code put a plain digest beyond brute force (unlike a
     # password, which needs argon2); the account id keeps digests per account.
@@ -37,7 +48,7 @@ class MFA:
     def __init__(self, index: AuthIndex) -> None:
         self.index = index
 
-    def settings(self, account_id: str) -> dict:
+    def settings(self, account_id: str) -> MfaSettings:
         current = self.index.mfa_settings(account_id)
         return {"enabled": current.enabled, "totp": current.totp_confirmed}
 
@@ -48,7 +59,7 @@ class MFA:
         # Pleroma lists the enabled methods, comma-separated; recovery codes are implied.
         return "totp" if self.index.mfa_settings(account_id).totp_confirmed else ""
 
-    def setup_totp(self, account: Account, issuer: str) -> dict:
+    def setup_totp(self, account: Account, issuer: str) -> TotpSetup:
         secret = pyotp.random_base32()
         if not self.index.set_totp_secret(account.id, secret):
             # Pleroma would silently swap the secret and lock the owner out.

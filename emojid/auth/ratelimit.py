@@ -5,14 +5,19 @@ enough for one process: a restart forgets the counts, which only gives an
 attacker one more window. The password grant, HTTP Basic, the login page and
 password confirmations share an account's budget; second-factor codes have one
 of their own (see `emojid.auth.login.OAuth`); all share the address's.
+
+A guess is counted before it is checked (`attempt`), and uncounted when it was
+right (`passed`): concurrent guesses cannot all slip past one check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from emojid.errors import EmojidError
 
@@ -35,6 +40,15 @@ class Throttled(EmojidError):
         super().__init__("Throttled")
         if retry_after > 0:
             self.headers = {"retry-after": str(max(1, round(retry_after)))}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One guess counted ahead (see `LoginLimiter.attempt`)."""
+
+    account: str | None
+    address: str | None
+    at: float
 
 
 class LoginLimiter:
@@ -72,26 +86,66 @@ class LoginLimiter:
             return None
         return failures
 
+    def _check(self, keys: list[tuple[str, int]], now: float) -> None:
+        for key, limit in keys:
+            failures = self._recent(key, now)
+            if failures is not None and len(failures) >= limit:
+                # The oldest failure in the window leaves it first.
+                raise Throttled(retry_after=failures[0] + self.window - now)
+
+    def _count(self, keys: list[tuple[str, int]], now: float) -> None:
+        if len(self._failures) >= MAX_KEYS:
+            for key in list(self._failures):
+                self._recent(key, now)
+            while len(self._failures) >= MAX_KEYS:  # still full: forget the oldest
+                del self._failures[next(iter(self._failures))]
+        for key, _limit in keys:
+            self._failures.setdefault(key, deque()).append(now)
+
     def check(self, account: str | None, address: str | None) -> None:
         """Raises Throttled if either budget is spent."""
         now = self.clock()
         with self._lock:
-            for key, limit in self._keys(account, address):
-                failures = self._recent(key, now)
-                if failures is not None and len(failures) >= limit:
-                    # The oldest failure in the window leaves it first.
-                    raise Throttled(retry_after=failures[0] + self.window - now)
+            self._check(self._keys(account, address), now)
 
     def failed(self, account: str | None, address: str | None) -> None:
         now = self.clock()
         with self._lock:
-            if len(self._failures) >= MAX_KEYS:
-                for key in list(self._failures):
-                    self._recent(key, now)
-                while len(self._failures) >= MAX_KEYS:  # still full: forget the oldest
-                    del self._failures[next(iter(self._failures))]
-            for key, _limit in self._keys(account, address):
-                self._failures.setdefault(key, deque()).append(now)
+            self._count(self._keys(account, address), now)
+
+    def attempt(self, account: str | None, address: str | None) -> Attempt:
+        """Check and count in one step, before the guess is checked: raises Throttled if
+        either budget is spent, else counts this attempt as a failure until `passed`.
+        However many requests race, at most `limit` guesses per window get checked."""
+        keys = self._keys(account, address)
+        with self._lock:
+            now = self.clock()
+            self._check(keys, now)
+            self._count(keys, now)
+        return Attempt(account, address, now)
+
+    def missed(self, attempt: Attempt) -> None:
+        """The attempt was wrong: it stays counted, from now (as if counted after the check)."""
+        with self._lock:
+            now = self.clock()
+            for key, _limit in self._keys(attempt.account, attempt.address):
+                failures = self._failures.setdefault(key, deque())
+                with contextlib.suppress(ValueError):
+                    failures.remove(attempt.at)
+                failures.append(now)
+
+    def passed(self, attempt: Attempt) -> None:
+        """The attempt was right: it clears its account's count, and is taken off its address's."""
+        self.succeeded(attempt.account)
+        if attempt.address:
+            key = "address:" + attempt.address
+            with self._lock:
+                failures = self._failures.get(key)
+                if failures is not None:
+                    with contextlib.suppress(ValueError):
+                        failures.remove(attempt.at)
+                    if not failures:
+                        del self._failures[key]
 
     def succeeded(self, account: str | None) -> None:
         """A correct password clears its account's count (not its address's)."""

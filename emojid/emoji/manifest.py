@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import anyio.to_thread
@@ -42,6 +42,8 @@ from emojid.emoji.names import check_pack_name, safe_relpath
 from emojid.emoji.packs import PackService
 from emojid.emoji.zips import ZipLimits, checked_entries, open_zip
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound, PayloadTooLarge
+from emojid.files import make_temp_file
+from emojid.progress import Meter, Meters
 from emojid.remote import ChecksumMismatch, Downloaded, RemoteClient, RemoteError
 
 # Pleroma's `config :pleroma, :emoji, default_manifest:`.
@@ -53,16 +55,10 @@ Say = Callable[[str], None]
 Progress = Callable[[int, int | None], None]
 
 
-class ProgressHandle(Protocol):
-    """Progress of one download: called with (bytes so far, total or None) per chunk, then closed."""
-
-    def __call__(self, done: int, total: int | None) -> None: ...
-
-    def close(self) -> None: ...
-
-
-# Makes the progress handle for one download, given a label.
-ProgressFactory = Callable[[str], ProgressHandle]
+# A download's progress (bytes so far, total or None), then closed; the factory makes one
+# per step from a label and a unit (emojid.progress).
+ProgressHandle = Meter
+ProgressFactory = Meters
 
 
 def _quiet(_: str) -> None:
@@ -171,9 +167,9 @@ async def fetch_archive(remote: RemoteClient, location: str, directory: Path,
 @dataclass
 class Manifest:
     location: str
-    packs: dict[str, dict] = field(default_factory=dict)
+    packs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def entry(self, name: str) -> dict:
+    def entry(self, name: str) -> dict[str, Any]:
         info = self.packs.get(name)
         if info is None:
             raise NotFound(f'No pack named "{name}" found')
@@ -184,7 +180,7 @@ async def load_manifest(remote: RemoteClient, location: str) -> Manifest:
     doc = await fetch_json(remote, location)
     if not isinstance(doc, dict):
         raise BadRequest(f"{location} is not a manifest (expected a JSON object of packs)")
-    packs: dict[str, dict] = {}
+    packs: dict[str, dict[str, Any]] = {}
     for name, info in doc.items():
         if not isinstance(info, dict):
             raise BadRequest(f"{location}: the entry for {name!r} is not a JSON object")
@@ -192,7 +188,7 @@ async def load_manifest(remote: RemoteClient, location: str) -> Manifest:
     return Manifest(location, packs)
 
 
-def describe_lines(name: str, info: dict) -> list[tuple[str, str]]:
+def describe_lines(name: str, info: dict[str, Any]) -> list[tuple[str, str]]:
     """The fields `ls-packs` prints, in Pleroma's order."""
     def text(value: Any) -> str:
         return "" if value is None else str(value)
@@ -274,7 +270,8 @@ class ManifestInstaller:
             # Pleroma's progress lines; both steps happen inside install_archive.
             self.say(f"Unpacking {name}")
             self.say(f"Writing pack.json for {name}")
-            await install_archive(self.service, archive.path, f"the archive of {name}", files, meta, local)
+            await install_archive(self.service, archive.path, f"the archive of {name}", files, meta, local,
+                                  progress=self.progress)
         finally:
             with contextlib.suppress(OSError):
                 archive.path.unlink()
@@ -334,7 +331,7 @@ def write_json(path: Path, doc: Any) -> None:
     path = Path(path)
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = make_temp_file(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -345,7 +342,7 @@ def write_json(path: Path, doc: Any) -> None:
         raise
 
 
-def _read_manifest_file(path: Path) -> dict | None:
+def _read_manifest_file(path: Path) -> dict[str, Any] | None:
     """The manifest already at `path` (gen-pack updates it), or None when there is none."""
     try:
         raw = path.read_bytes()

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import anyio.to_thread
 
@@ -28,7 +28,7 @@ from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.mirrors import Mirror
 from emojid.emoji.index.packs import ArchiveRow, PackRow
 from emojid.emoji.names import check_filename, check_pack_name, check_shortcode, extension, stem
-from emojid.emoji.store import Pack, PackStore, PackUnreadable
+from emojid.emoji.store import Pack, PackStore, PackUnreadable, Skipped
 from emojid.emoji.zips import ZipLimits, checked_entries, extract_entry, looks_like_zip, open_zip
 from emojid.errors import (
     BadRequest,
@@ -43,8 +43,11 @@ from emojid.errors import (
 from emojid.http.uploads import Upload
 from emojid.ids import now_iso
 from emojid.images import verify_image
+from emojid.progress import Meters, metered
 
 log = logging.getLogger("emojid.packs")
+
+T = TypeVar("T")
 
 
 class PackService:
@@ -56,7 +59,7 @@ class PackService:
         self._archive_locks: dict[str, asyncio.Lock] = {}
         self._pending_archives: asyncio.Queue[str] | None = None
         # Set by the server: (pack files, URL) -> SHA256 of a verified fallback archive.
-        self.fallback_checker: Callable[[dict, str], Awaitable[str]] | None = None
+        self.fallback_checker: Callable[[dict[str, str], str], Awaitable[str]] | None = None
 
     @classmethod
     def open(cls, config: Config, database: Database) -> PackService:
@@ -70,17 +73,27 @@ class PackService:
         try:
             pack = self.store.load(name)
         except NotFound:
-            return self.index.remove_pack(name)
+            removed = self.index.remove_pack(name)
+            return self._refresh_loose(name) or removed
         except PackUnreadable as exc:
-            log.warning("skipping pack %s: %s", name, exc)
-            self.index.record_pack_error(name, str(exc))
-            return True
+            # The last good state (if any) stays listed and served until the file is mended.
+            changed = self.index.record_pack_error(name, str(exc))
+            if changed:
+                log.warning("%s", exc)
+            return changed
         except EmojidError:
             return False  # not a valid pack name: never a pack
         changed = self.index.upsert_pack(pack)
         if changed and pack.shareable:
             self._queue_archive(name)
         return changed
+
+    def _refresh_loose(self, name: str) -> bool:
+        """A folder without pack.json: its emoji as Pleroma's loader has them, for the global lists."""
+        folder = self.store.read_loose(name, self._shortcode_ok)
+        if folder is None:
+            return self.index.remove_loose(name)
+        return self.index.upsert_loose(folder)
 
     async def refresh(self, name: str) -> bool:
         """Re-read one pack after a hand edit. Under the write lock: a read that
@@ -91,18 +104,24 @@ class PackService:
 
         return await anyio.to_thread.run_sync(locked)
 
-    def reindex_sync(self) -> int:
-        """Rebuild the pack tables from a fresh walk of the store."""
+    def reindex_sync(self, progress: Meters | None = None) -> int:
+        """Rebuild the pack tables from a fresh walk of the store; `progress` meters the packs read."""
         packs: list[Pack] = []
         errors: dict[str, str] = {}
-        for name in self.store.pack_names():
-            try:
-                packs.append(self.store.load(name))
-            except PackUnreadable as exc:
-                errors[name] = str(exc)
-            except EmojidError:
-                continue
-        return self.index.replace_all(packs, errors)
+        names = self.store.pack_names()
+        with metered(progress, "Reading packs", "packs") as meter:
+            for done, name in enumerate(names, 1):
+                try:
+                    packs.append(self.store.load(name))
+                except PackUnreadable as exc:
+                    errors[name] = str(exc)
+                except EmojidError:
+                    continue
+                finally:
+                    if meter is not None:
+                        meter(done, len(names))
+        loose = [f for n in self.store.loose_names() if (f := self.store.read_loose(n, self._shortcode_ok))]
+        return self.index.replace_all(packs, errors, loose)
 
     def sweep_leftovers(self, older_than: float = 3600) -> int:
         """Remove what a crash left behind: staging and trash folders in packs_dir,
@@ -125,17 +144,20 @@ class PackService:
         """At start-up: bring the index up to date with edits made while stopped."""
         with self.store.write_lock():  # a CLI command may be writing meanwhile
             on_disk = set(self.store.pack_names())
+            loose = set(self.store.loose_names())
             changed = 0
             for name in set(self.index.pack_names()) - on_disk:
                 changed += self.index.remove_pack(name)
-            for name in sorted(on_disk):
+            for name in {n for n, _count in self.index.loose_folders()} - loose:
+                changed += self.index.remove_loose(name)
+            for name in sorted(on_disk | loose):
                 changed += self.refresh_sync(name)
             return changed
 
     # -- writes -----------------------------------------------------------
 
-    async def _write(self, fn: Callable[[], Any], *touched: str) -> Any:
-        def locked() -> Any:
+    async def _write(self, fn: Callable[[], T], *touched: str) -> T:
+        def locked() -> T:
             with self.store.write_lock():
                 try:
                     return fn()
@@ -162,7 +184,7 @@ class PackService:
         await self._write(lambda: self.store.delete(name), name)
         await anyio.to_thread.run_sync(self._drop_archives, name)
 
-    async def update_metadata(self, name: str, metadata: Any) -> dict:
+    async def update_metadata(self, name: str, metadata: Any) -> dict[str, Any]:
         """Replace a pack's metadata; a new fallback-src is downloaded and checked first."""
         name = check_pack_name(name)
         if not isinstance(metadata, dict):
@@ -207,7 +229,7 @@ class PackService:
 
         await self._write(write, name)
 
-    async def add_file(self, name: str, upload: Upload, shortcode: str | None, filename: str | None) -> dict:
+    async def add_file(self, name: str, upload: Upload, shortcode: str | None, filename: str | None) -> dict[str, str]:
         name = check_pack_name(name)
         if upload.size > max(self.config.emoji.max_file_bytes, self.config.remote.max_download_bytes):
             raise PayloadTooLarge(f"{upload.filename} is larger than the allowed size")
@@ -225,7 +247,7 @@ class PackService:
             )
         await anyio.to_thread.run_sync(verify_image, upload.path, upload.filename or filename)
 
-        def write() -> dict:
+        def write() -> dict[str, str]:
             if not self.store.exists(name):
                 raise NotFound(f'pack "{name}" is not found')
             self._claim_shortcode(shortcode)
@@ -233,7 +255,7 @@ class PackService:
 
         return await self._write(write, name)
 
-    async def _add_zip(self, name: str, upload: Upload) -> dict:
+    async def _add_zip(self, name: str, upload: Upload) -> dict[str, str]:
         """Every image inside a zip: shortcode = file stem, filename = path in the zip."""
         limits = ZipLimits(
             max_total_bytes=self.config.remote.max_download_bytes,
@@ -242,7 +264,7 @@ class PackService:
         with tempfile.TemporaryDirectory(dir=self.config.cache_dir, prefix="upload-") as tmp:
             items = await anyio.to_thread.run_sync(self._unpack_upload, upload, limits, Path(tmp))
 
-            def write() -> dict:
+            def write() -> dict[str, str]:
                 if not self.store.exists(name):
                     raise NotFound(f'pack "{name}" is not found')
                 pack = self.store.load(name)
@@ -265,7 +287,7 @@ class PackService:
 
     def _unpack_upload(self, upload: Upload, limits: ZipLimits, tmp: Path) -> list[tuple[str, str, Path]]:
         label = upload.filename or "the uploaded zip"
-        items = []
+        items: list[tuple[str, str, Path]] = []
         seen: set[str] = set()
         with open_zip(upload.path, label) as zf:
             entries = checked_entries(zf, limits, label)
@@ -291,7 +313,7 @@ class PackService:
         return items
 
     async def update_file(self, name: str, shortcode: str | None, new_shortcode: str | None,
-                          new_filename: str | None, force: bool) -> dict:
+                          new_filename: str | None, force: bool) -> dict[str, str]:
         name = check_pack_name(name)
         for field, value in (("shortcode", shortcode), ("new_shortcode", new_shortcode),
                              ("new_filename", new_filename)):
@@ -302,7 +324,7 @@ class PackService:
         check_shortcode(new_shortcode, self.config.emoji.shortcode_pattern)
         new_filename = check_filename(new_filename, self.config.emoji.allowed_extensions)
 
-        def write() -> dict:
+        def write() -> dict[str, str]:
             if not self.store.exists(name):
                 raise NotFound(f'pack "{name}" is not found')
             owner = self.index.shortcode_owner(new_shortcode)
@@ -321,12 +343,12 @@ class PackService:
 
         return await self._write(write, name)
 
-    async def remove_file(self, name: str, shortcode: str | None) -> dict:
+    async def remove_file(self, name: str, shortcode: str | None) -> dict[str, str]:
         name = check_pack_name(name)
         if shortcode is None:
             raise BadRequest("Missing field: shortcode.")
 
-        def write() -> dict:
+        def write() -> dict[str, str]:
             # As Pleroma: an unknown pack is 404 before an empty shortcode is 422.
             if not self.store.exists(name):
                 raise NotFound(f'pack "{name}" is not found')
@@ -336,12 +358,14 @@ class PackService:
 
         return await self._write(write, name)
 
-    async def import_packs(self) -> list[str]:
-        def write() -> list[str]:
-            names = self.store.import_candidates(self._shortcode_ok)
+    async def import_packs(self) -> tuple[list[str], list[Skipped]]:
+        """pack.json for every folder without one: the imported names, and the files left
+        out (the route logs them, the CLI prints them)."""
+        def write() -> tuple[list[str], list[Skipped]]:
+            names, skipped = self.store.import_candidates(self._shortcode_ok)
             for n in names:
                 self.refresh_sync(n)
-            return names
+            return names, skipped
 
         return await self._write(write)
 
@@ -362,7 +386,9 @@ class PackService:
             await self.refresh(name)
             row = await anyio.to_thread.run_sync(self.index.get_pack, name)
         if row is None:
-            raise NotFound(f"Pack {name} does not exist")
+            # Never seen valid: not served, but say why rather than deny it is there.
+            error = await anyio.to_thread.run_sync(self.index.pack_error, name)
+            raise NotFound(error or f"Pack {name} does not exist")
         files = await anyio.to_thread.run_sync(self.index.pack_files, name, (page - 1) * page_size, page_size)
         return await self._with_archive(row), files
 
@@ -401,7 +427,10 @@ class PackService:
         raise Unavailable(f"Pack {name} keeps changing on disk; try again later")
 
     def _archive_sync(self, name: str) -> ArchiveRow:
-        pack = self.store.load(name)
+        try:
+            pack = self.store.load(name)
+        except PackUnreadable:
+            return self._last_good_archive(name)
         for _attempt in range(3):
             if not pack.shareable:
                 raise Forbidden(
@@ -420,6 +449,22 @@ class PackService:
             # A file changed while we zipped: this archive may mix versions; zip the new one.
             pack = current
         return row  # still changing: serve the last build, unrecorded
+
+    def _last_good_archive(self, name: str) -> ArchiveRow:
+        """A pack whose pack.json is broken is served as last indexed: with the archive
+        built from that state (self-contained, so its SHA256 still holds)."""
+        row = self.index.get_pack(name)
+        if row is None:
+            raise NotFound(f"Pack {name} does not exist")
+        if not row.shareable:
+            raise Forbidden(
+                f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
+                "for this pack or some files are missing"
+            )
+        known = self.index.get_archive(name)
+        if known and known.fingerprint == row.fingerprint and os.path.isfile(known.path):
+            return known
+        raise Unavailable(f"pack.json of {name} is invalid: its archive cannot be built until the file is fixed")
 
     def _build_archive(self, pack: Pack) -> ArchiveRow:
         directory = self.archives_dir / pack.name
@@ -477,7 +522,7 @@ def _is_zip(upload: Upload) -> bool:
 _BOOLEAN_KEYS = ("share-files",)
 
 
-def normalise_metadata(metadata: dict) -> dict:
+def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Form fields arrive as strings: `share-files=true` means the boolean."""
     meta = dict(metadata)
     for key in _BOOLEAN_KEYS:

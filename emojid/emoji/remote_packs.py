@@ -24,6 +24,7 @@ from emojid.emoji.packs import PackService
 from emojid.emoji.zips import checked_entries, open_zip
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound, PayloadTooLarge, ServerError
 from emojid.http.uploads import Upload
+from emojid.progress import Meters, metered
 from emojid.remote import (
     RemoteClient,
     RemoteError,
@@ -53,7 +54,7 @@ class RemotePack:
     base: str
     name: str
     files: dict[str, str]
-    meta: dict
+    meta: dict[str, Any]
     archive_url: str
     sha256: str
     fallback: bool
@@ -95,7 +96,7 @@ class RemotePacks:
             return {"packs": {n: packs[n] for n in chosen}, "count": len(names)}
         return packs
 
-    async def _pack_document(self, base: str, name: str) -> tuple[dict, bool]:
+    async def _pack_document(self, base: str, name: str) -> tuple[dict[str, Any], bool]:
         """The remote pack.json with ALL its files, and whether the remote is a 2019 Pleroma."""
         show = f"{base}/api/v1/pleroma/emoji/pack?name={quote(name)}"
         try:
@@ -110,7 +111,7 @@ class RemotePacks:
         # Ask for everything in one page, then page on if the remote caps page sizes.
         files: dict[str, str] = {}
         page, page_size = 1, max(total, 1)
-        doc: dict = head
+        doc: dict[str, Any] = head
         while len(files) < total:
             doc = await self.remote.get_json(f"{show}&page={page}&page_size={page_size}")
             chunk = doc.get("files") if isinstance(doc, dict) else None
@@ -124,7 +125,7 @@ class RemotePacks:
             raise RemoteError(f"{base} listed {len(files)} of the {total} files of {name}")
         return {"files": files, "pack": doc.get("pack") or head.get("pack") or {}}, False
 
-    async def _old_pack_document(self, base: str, name: str) -> dict:
+    async def _old_pack_document(self, base: str, name: str) -> dict[str, Any]:
         packs = await self.remote.get_json(f"{base}/api/pleroma/emoji/packs")
         if isinstance(packs, dict) and isinstance(packs.get("packs"), dict):
             packs = packs["packs"]
@@ -163,20 +164,23 @@ class RemotePacks:
 
     # -- download ------------------------------------------------------
 
-    async def download(self, url: str, name: str, as_name: str | None = None) -> str:
-        """Install remote pack `name` as `as_name` (default: same name); returns the local name."""
+    async def download(self, url: str, name: str, as_name: str | None = None, progress: Meters | None = None) -> str:
+        """Install remote pack `name` as `as_name` (default: same name); returns the local name.
+
+        `progress` meters the archive's download (bytes) and unpacking (files)."""
         if not name:
             raise BadRequest("Missing field: name.")
         local = check_pack_name(as_name or name)
         if await anyio.to_thread.run_sync(self.service.store.exists, local):
             raise Conflict(f'A pack named "{local}" already exists')
         pack = await self.describe(url, name)
-        await self.install(pack, local)
+        await self.install(pack, local, progress=progress)
         return local
 
-    async def install(self, pack: RemotePack, local: str, replace: bool = False) -> None:
+    async def install(self, pack: RemotePack, local: str, replace: bool = False,
+                      progress: Meters | None = None) -> None:
         try:
-            await self._install(pack, local, replace)
+            await self._install(pack, local, replace, progress)
         except (Conflict, RemoteRefused, ServerError):
             raise
         except EmojidError as exc:
@@ -184,13 +188,15 @@ class RemotePacks:
             # 500, as Pleroma answers every failed download, with the reason kept.
             raise RemoteError(exc.message) from None
 
-    async def _install(self, pack: RemotePack, local: str, replace: bool) -> None:
-        archive = await self.remote.download(pack.archive_url, self.config.cache_dir / "downloads")
+    async def _install(self, pack: RemotePack, local: str, replace: bool, progress: Meters | None = None) -> None:
+        with metered(progress, f"Downloading {pack.name}") as meter:
+            archive = await self.remote.download(pack.archive_url, self.config.cache_dir / "downloads", progress=meter)
         try:
             verify_sha256(archive, pack.sha256, pack.archive_url)
             meta = {k: v for k, v in pack.meta.items() if k not in COMPUTED_KEYS}
             await install_archive(self.service, archive.path, f"the archive of {pack.name}", pack.files, meta,
-                                  local, replace=replace, mirror=(pack.base, pack.name, archive.sha256))
+                                  local, replace=replace, mirror=(pack.base, pack.name, archive.sha256),
+                                  progress=progress)
         finally:
             with contextlib.suppress(OSError):
                 archive.path.unlink()

@@ -15,15 +15,16 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from emojid.emoji.names import check_pack_name, extension, safe_relpath, stem
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound
+from emojid.files import make_temp_dir, make_temp_file
 
 log = logging.getLogger("emojid.store")
 
@@ -33,14 +34,45 @@ EMOJI_TXT = "emoji.txt"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-class PackUnreadable(EmojidError):
-    status = 500
+class PackUnreadable(Conflict):
+    """pack.json is there but cannot be used (not JSON, not Pleroma's shape, unreadable).
+
+    The index keeps the pack's last good state meanwhile; writes to the pack
+    refuse with this error (409) rather than overwrite or delete it.
+    """
+
+    def __init__(self, name: str, problem: str, detail: str) -> None:
+        super().__init__(f"pack.json of {name} {problem}: fix or remove it by hand ({detail})")
+        self.pack = name
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or emoji.txt entry) of a folder without pack.json that import leaves out."""
+
+    pack: str
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.pack}/{self.file}: {self.reason}"
+
+
+@dataclass
+class LooseFolder:
+    """A folder without pack.json, read as Pleroma's emoji loader reads it."""
+
+    name: str
+    files: dict[str, str]
+    tags: dict[str, list[str]]
+    skipped: list[Skipped]
 
 
 @dataclass
 class Pack:
     name: str
-    meta: dict
+    meta: dict[str, Any]  # the "pack" object of pack.json
     files: dict[str, str]
     tags: dict[str, list[str]] = field(default_factory=dict)
     # Changes whenever pack.json or any listed file changes on disk.
@@ -57,7 +89,7 @@ class Pack:
         return dict(sorted(self.files.items()))
 
 
-def pack_json_document(files: dict[str, str], meta: dict, extra: dict | None = None) -> dict:
+def pack_json_document(files: dict[str, str], meta: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """pack.json as Pleroma writes it: files, pack, files_count."""
     doc = dict(extra or {})
     doc.update(files=dict(sorted(files.items())), pack=meta, files_count=len(files))
@@ -141,15 +173,20 @@ class PackStore:
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"Pack {name} does not exist") from None
         except OSError as exc:
-            raise PackUnreadable(f"Failed to get the contents of the `{name}` pack. ({exc.strerror})") from None
+            raise PackUnreadable(name, "cannot be read", exc.strerror or str(exc)) from None
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise PackUnreadable(f"pack.json of `{name}` is not valid JSON: {exc}") from None
+            raise PackUnreadable(name, "is invalid", f"not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
-            raise PackUnreadable(f"pack.json of `{name}` is not a JSON object")
-        meta = doc.get("pack") if isinstance(doc.get("pack"), dict) else {}
-        raw_files = doc.get("files") if isinstance(doc.get("files"), dict) else {}
+            raise PackUnreadable(name, "is invalid", "not a JSON object")
+        # Absent keys are empty (Pleroma writes both); a key of the wrong type is a broken file.
+        meta = doc.get("pack") or {}
+        if not isinstance(meta, dict):
+            raise PackUnreadable(name, "is invalid", '"pack" is not a JSON object')
+        raw_files = doc.get("files") or {}
+        if not isinstance(raw_files, dict):
+            raise PackUnreadable(name, "is invalid", '"files" is not a JSON object')
 
         pack = Pack(name=name, meta=meta, files={})
         for shortcode, filename in raw_files.items():
@@ -205,10 +242,10 @@ class PackStore:
 
     # -- writing -------------------------------------------------------
 
-    def _write_pack_json(self, name: str, files: dict[str, str], meta: dict) -> None:
+    def _write_pack_json(self, name: str, files: dict[str, str], meta: dict[str, Any]) -> None:
         directory = self.pack_dir(name)
         target = directory / PACK_JSON
-        extra = {}
+        extra: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             old = json.loads(target.read_bytes())
             if isinstance(old, dict):
@@ -217,7 +254,7 @@ class PackStore:
         self._atomic_write(target, data)
 
     def _atomic_write(self, target: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = make_temp_file(dir=target.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -235,7 +272,8 @@ class PackStore:
         try:
             directory.mkdir()
         except FileExistsError:
-            if (directory / PACK_JSON).exists():
+            if os.path.lexists(directory / PACK_JSON):
+                self.load(name)  # a broken pack.json says so (409), never "already exists"
                 raise Conflict(f'A pack named "{name}" already exists') from None
             # A folder without pack.json (an import candidate) becomes the pack.
         self._write_pack_json(name, {}, {})
@@ -245,6 +283,9 @@ class PackStore:
         directory = self.pack_dir(name)
         if not (directory / PACK_JSON).is_file():
             raise NotFound(f"Pack {name} does not exist")
+        # A broken pack.json refuses (409): its last good state is still served, and
+        # deleting what cannot be read would take the images with it.
+        self.load(name)
         # Move aside first so the pack vanishes in one step, then remove at leisure.
         trash = self.root / f".deleting-{name}-{os.getpid()}-{os.urandom(4).hex()}"
         os.rename(directory, trash)
@@ -256,13 +297,13 @@ class PackStore:
         filesystem, so `move_into_place` puts it in place with one rename.
         Removed afterwards unless it was moved."""
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        staging = make_temp_dir(dir=self.root, prefix=".staging-")
         try:
             yield staging
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def write_staged_pack_json(self, staging: Path, files: dict[str, str], meta: dict) -> None:
+    def write_staged_pack_json(self, staging: Path, files: dict[str, str], meta: dict[str, Any]) -> None:
         data = json.dumps(pack_json_document(files, meta), indent=2, ensure_ascii=False).encode()
         self._atomic_write(staging / PACK_JSON, data)
 
@@ -283,7 +324,7 @@ class PackStore:
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
 
-    def save_meta(self, name: str, meta: dict) -> Pack:
+    def save_meta(self, name: str, meta: dict[str, Any]) -> Pack:
         pack = self.load(name)
         self._write_pack_json(name, pack.files, meta)
         return self.load(name)
@@ -337,7 +378,7 @@ class PackStore:
             raise
         return self.load(name)
 
-    def _check_new(self, pack: Pack, shortcode: str, filename: str, files: dict | None = None) -> None:
+    def _check_new(self, pack: Pack, shortcode: str, filename: str, files: dict[str, str] | None = None) -> None:
         files = pack.files if files is None else files
         if shortcode in files:
             raise Conflict(f'An emoji with the "{shortcode}" shortcode already exists')
@@ -348,7 +389,7 @@ class PackStore:
             raise Conflict(f'File "{filename}" already exists in pack {pack.name}')
 
     def _place(self, source: Path, target: Path) -> None:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=extension(target.name))
+        fd, tmp = make_temp_file(dir=target.parent, prefix=".tmp-", suffix=extension(target.name))
         os.close(fd)
         try:
             shutil.copyfile(source, tmp)
@@ -489,43 +530,80 @@ class PackStore:
     def _temp_name(target: Path) -> str:
         return str(target.parent / f".tmp-{os.urandom(6).hex()}{extension(target.name)}")
 
-    # -- import --------------------------------------------------------
+    # -- folders without pack.json -------------------------------------
 
-    def import_candidates(self, shortcode_ok) -> list[str]:
-        """Write pack.json for every folder that lacks one; returns their names."""
+    def loose_names(self) -> list[str]:
+        """Folders without pack.json (import candidates), sorted; hidden and misnamed ones aside."""
         self.root.mkdir(parents=True, exist_ok=True)
-        imported = []
+        names = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                    continue
+                if os.path.lexists(os.path.join(entry.path, PACK_JSON)):
+                    continue
+                try:
+                    check_pack_name(entry.name)
+                except EmojidError:
+                    continue
+                names.append(entry.name)
+        return sorted(names)
+
+    def read_loose(self, name: str, shortcode_ok: Callable[[str], bool]) -> LooseFolder | None:
+        """A folder without pack.json read as Pleroma's emoji loader reads it: its emoji.txt
+        (`shortcode, file, tag, ...`), else every image in its tree, shortcode = file stem.
+        None when `name` is no such folder (a pack, a file, a symlink, gone)."""
+        directory = self.pack_dir(name)
+        if directory.is_symlink() or not directory.is_dir() or os.path.lexists(directory / PACK_JSON):
+            return None
+        folder = LooseFolder(name, {}, {}, [])
+
+        def take(shortcode: str, file: str, tags: list[str]) -> None:
+            rel = safe_relpath(file)
+            if rel is None or self.file_path(name, rel) is None:
+                folder.skipped.append(Skipped(name, file, "the path leads outside the folder"))
+            elif not shortcode_ok(shortcode):
+                folder.skipped.append(Skipped(name, file, f"not a valid shortcode ({shortcode!r})"
+                                              if shortcode != stem(rel) else "not a valid shortcode"))
+            elif shortcode in folder.files:
+                folder.skipped.append(Skipped(name, file, f'shortcode "{shortcode}" already taken by '
+                                                          f"{folder.files[shortcode]}"))
+            else:
+                folder.files[shortcode] = rel
+                if tags:
+                    folder.tags[shortcode] = tags
+
+        if (directory / EMOJI_TXT).is_file():
+            for shortcode, file, tags in self._emoji_txt_lines(directory, name):
+                take(shortcode, file, tags)
+        else:
+            for path in sorted(self._walk_images(directory)):
+                rel = path.relative_to(directory).as_posix()
+                take(stem(rel), rel, [])
+        return folder
+
+    def import_candidates(self, shortcode_ok: Callable[[str], bool]) -> tuple[list[str], list[Skipped]]:
+        """Write pack.json for every folder that lacks one: its names, and what each left out."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        imported: list[str] = []
+        skipped: list[Skipped] = []
         for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
             if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
                 continue
-            directory = Path(entry.path)
-            if (directory / PACK_JSON).exists():
+            if os.path.lexists(os.path.join(entry.path, PACK_JSON)):
                 continue
             try:
                 check_pack_name(entry.name)
             except EmojidError:
                 log.warning("import: skipping folder with an invalid pack name: %r", entry.name)
                 continue
-            files = self._import_files(directory, entry.name, shortcode_ok)
-            self._write_pack_json(entry.name, files, {})
+            folder = self.read_loose(entry.name, shortcode_ok)
+            if folder is None:
+                continue  # gained a pack.json (or went) meanwhile
+            self._write_pack_json(entry.name, folder.files, {})
             imported.append(entry.name)
-        return imported
-
-    def _import_files(self, directory: Path, name: str, shortcode_ok) -> dict[str, str]:
-        files: dict[str, str] = {}
-        if (directory / EMOJI_TXT).is_file():
-            for shortcode, file, _tags in self._emoji_txt_lines(directory, name):
-                rel = safe_relpath(file)
-                if rel is None or self.file_path(name, rel) is None or not shortcode_ok(shortcode):
-                    log.warning("import %s: skipping emoji.txt entry %s, %s", name, shortcode, file)
-                    continue
-                files[shortcode] = rel
-            return files
-        for path in sorted(self._walk_images(directory)):
-            rel = path.relative_to(directory).as_posix()
-            if shortcode_ok(stem(rel)) and safe_relpath(rel):
-                files.setdefault(stem(rel), rel)
-        return files
+            skipped += folder.skipped
+        return imported, skipped
 
     def _walk_images(self, directory: Path) -> Iterator[Path]:
         for dirpath, dirnames, filenames in os.walk(directory):
@@ -566,7 +644,7 @@ class PackStore:
         """
         directory = self.pack_dir(pack.name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".zip")
+        fd, tmp = make_temp_file(dir=target.parent, prefix=".tmp-", suffix=".zip")
         os.close(fd)
         try:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:

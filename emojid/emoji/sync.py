@@ -15,14 +15,17 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio.to_thread
 
 from emojid.config import SyncJob
+from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.sync_jobs import JobStatus
 from emojid.emoji.packs import PackService
 from emojid.emoji.remote_packs import RemotePacks, origin
 from emojid.errors import EmojidError
+from emojid.progress import Meters
 
 log = logging.getLogger("emojid.sync")
 
@@ -38,7 +41,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def remote_sha(meta: dict) -> str | None:
+def remote_sha(meta: dict[str, Any]) -> str | None:
     """The checksum a remote pack would be installed from, or None if it is not shareable."""
     if meta.get("can-download") is True and meta.get("download-sha256"):
         return str(meta["download-sha256"]).upper()
@@ -48,17 +51,20 @@ def remote_sha(meta: dict) -> str | None:
 
 
 class Syncer:
-    def __init__(self, service: PackService, remote_packs: RemotePacks, jobs: list[SyncJob]) -> None:
+    def __init__(self, service: PackService, remote_packs: RemotePacks, jobs: list[SyncJob],
+                 progress: Meters | None = None) -> None:
+        """`progress` meters each pack's download and unpacking (`emojid sync --once`)."""
         self.service = service
         self.remote_packs = remote_packs
         self.jobs = jobs
+        self.progress = progress
 
     @property
-    def index(self):
+    def index(self) -> EmojiIndex:
         return self.service.index
 
-    async def _listing(self, base: str) -> dict[str, dict]:
-        packs: dict[str, dict] = {}
+    async def _listing(self, base: str) -> dict[str, Any]:
+        packs: dict[str, Any] = {}
         page = 1
         while True:
             answer = await self.remote_packs.list_remote(base, page, LISTING_PAGE_SIZE, check=False)
@@ -114,13 +120,14 @@ class Syncer:
         local = job.as_prefix + name
         mirror = await anyio.to_thread.run_sync(self.index.mirror, local)
         exists = await anyio.to_thread.run_sync(self.service.store.exists, local)
-        ours = mirror is not None and mirror.source_url == base and mirror.remote_name == name
-        if exists and ours and mirror.sha256.upper() == sha:
+        # The mirror record, when it is of this very remote pack.
+        ours = mirror if mirror is not None and mirror.source_url == base and mirror.remote_name == name else None
+        if exists and ours is not None and ours.sha256.upper() == sha:
             return  # unchanged: the listing was all it cost
         replace = False
         if exists:
             current = await anyio.to_thread.run_sync(self.service.store.load, local)
-            if not ours or current.fingerprint != mirror.fingerprint:
+            if ours is None or current.fingerprint != ours.fingerprint:
                 log.warning("sync %s: local pack %s was edited here (conflict, on_conflict=%s)",
                             base, local, job.on_conflict)
                 status.conflicts.append(local)
@@ -132,7 +139,7 @@ class Syncer:
                     log.warning("sync %s: kept the local copy of %s as %s", base, local, aside)
             replace = await anyio.to_thread.run_sync(self.service.store.exists, local)
         remote_pack = await self.remote_packs.describe(base, name, check=False)
-        await self.remote_packs.install(remote_pack, local, replace=replace)
+        await self.remote_packs.install(remote_pack, local, replace=replace, progress=self.progress)
         status.updated.append(local)
 
     async def run_once(self) -> list[JobStatus]:
@@ -155,7 +162,7 @@ class Syncer:
     def statuses(self) -> list[JobStatus]:
         return [self.index.job_status(job.url) for job in self.jobs]
 
-    def queue_stats(self) -> dict:
+    def queue_stats(self) -> dict[str, int]:
         statuses = self.statuses()
         return {
             "sync_jobs": len(statuses),

@@ -22,7 +22,7 @@ class Watcher:
         self.root = service.config.packs_dir
         self.debounce_ms = debounce_ms
         self.stop_event = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
     @property
@@ -53,7 +53,7 @@ class Watcher:
             # Our own atomic writes go through ".tmp-" files: only the result matters.
             watch_filter=lambda _change, path: not Path(path).name.startswith(".tmp-"),
         ):
-            names = {self.pack_of(path) for _change, path in changes} - {None}
+            names = {name for _change, path in changes if (name := self.pack_of(path)) is not None}
             for name in sorted(names):
                 try:
                     if await self.service.refresh(name):

@@ -6,15 +6,20 @@ import json
 import re
 from typing import Any
 
+import anyio.to_thread
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from emojid.context import ctx
 from emojid.errors import BadRequest, PayloadTooLarge
 
+# JSON bodies larger than this are parsed in a worker thread.
+PARSE_IN_THREAD = 64 << 10
+# Most values (objects, arrays, list items and members) a JSON text may hold.
+MAX_JSON_VALUES = 100_000
 
-def _set_nested(params: dict, key: str, value: Any) -> None:
+
+def _set_nested(params: dict[str, Any], key: str, value: Any) -> None:
     """`metadata[license]=x` as form field means {"metadata": {"license": "x"}}, as in Plug."""
     if "[" in key and key.endswith("]"):
         outer, _, inner = key[:-1].partition("[")
@@ -37,24 +42,26 @@ async def read_params(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method in ("GET", "HEAD"):
         return params
-    limit = ctx(request).config.remote.max_download_bytes + (1 << 20)
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
+    # How much of a body is read at all is bounded by the LimitBodies middleware
+    # (emojid.http.middleware): multipart up to the upload limit, the rest far less.
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         try:
             form = await request.form(max_files=1000, max_fields=1000)
         except (HTTPException, ValueError, KeyError, AssertionError) as exc:
             raise BadRequest(f"Malformed form body: {getattr(exc, 'detail', exc)}") from None
         request.state.form = form
-        for key, value in form.multi_items():
-            _set_nested(params, key, value)
+        for key, item in form.multi_items():
+            _set_nested(params, key, item)
         return params
     body = await request.body()
     if not body.strip():
         return params
     if content_type in ("application/json", "") or content_type.endswith("+json"):
-        params.update(json_object(body))
+        if len(body) > PARSE_IN_THREAD:
+            # A big parse takes long enough to hold up every other request: off the event loop.
+            params.update(await anyio.to_thread.run_sync(json_object, body))
+        else:
+            params.update(json_object(body))
         return params
     raise BadRequest(f"Unsupported request body type: {content_type}")
 
@@ -62,6 +69,11 @@ async def read_params(request: Request) -> dict[str, Any]:
 def json_object(text: bytes | str, name: str | None = None) -> dict[str, Any]:
     """A JSON object sent as text: the request body, or the form field `name` carrying one."""
     malformed = f"{name} must be a JSON object" if name else "Malformed JSON body"
+    # Every value costs tens of bytes parsed, for one or two bytes sent (`[{},{},...]`):
+    # counted before parsing, so a body within the size limit cannot be a memory bomb.
+    # (Commas inside strings count too: an estimate from above.)
+    if _value_marks(text) > MAX_JSON_VALUES:
+        raise PayloadTooLarge(f"{name or 'The JSON body'} has more than {MAX_JSON_VALUES} values")
     try:
         # RecursionError: nesting deeper than the parser's stack (`[[[[...`).
         data = json.loads(text)
@@ -76,6 +88,12 @@ def json_object(text: bytes | str, name: str | None = None) -> dict[str, Any]:
     except UnicodeEncodeError:
         raise BadRequest(f"{malformed}: a string has an unpaired surrogate") from None
     return data
+
+
+def _value_marks(text: bytes | str) -> int:
+    if isinstance(text, str):
+        return text.count("{") + text.count("[") + text.count(",")
+    return text.count(b"{") + text.count(b"[") + text.count(b",")
 
 
 def json_data(value: Any, name: str) -> Any:
@@ -108,7 +126,7 @@ def text_param(params: dict[str, Any], name: str, max_length: int | None = None)
     return text
 
 
-def int_param(params: dict, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+def int_param(params: dict[str, Any], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     value = params.get(name)
     if value is None or value == "":
         return default
@@ -146,7 +164,7 @@ def bool_param(params: dict[str, Any], name: str, default: bool = False) -> bool
     return default if value is None or value == "" else bool_value(value, name)
 
 
-def required(params: dict, name: str) -> str:
+def required(params: dict[str, Any], name: str) -> str:
     value = text_param(params, name)
     if value is None:
         raise BadRequest(f"Missing field: {name}.")

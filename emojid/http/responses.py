@@ -9,6 +9,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 
 from emojid.errors import EmojidError
 
@@ -57,10 +58,10 @@ class FileAnswer(FileResponse):
     """A file from disk. The Range refusals Starlette sends by itself (400 for a malformed
     header, 416 for one past the end, both text/plain) go out as JSON errors like every other."""
 
-    async def __call__(self, scope, receive, send) -> None:
-        refusal: dict | None = None
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal: Message | None = None
 
-        async def json_refusals(message) -> None:
+        async def json_refusals(message: Message) -> None:
             nonlocal refusal
             if message["type"] == "http.response.start" and message["status"] >= 400:
                 refusal = message  # its body follows in one message

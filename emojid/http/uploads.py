@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from starlette.datastructures import UploadFile
@@ -99,7 +100,7 @@ def _decode_data_url(request: Request, value: str, name: str, limit: int) -> Pat
 
 
 @contextlib.asynccontextmanager
-async def image_param(request: Request, params: dict, name: str, limit: int) -> AsyncIterator[object]:
+async def image_param(request: Request, params: dict[str, Any], name: str, limit: int) -> AsyncIterator[object]:
     """Yields None (absent), CLEAR ("" given) or the Path of a temp copy of the image."""
     value = params.get(name)
     if value is None:

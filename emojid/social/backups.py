@@ -2,10 +2,11 @@
 
 The zip holds `actor.json`, `outbox.json`, `likes.json`, `bookmarks.json`,
 `followers.json` and `following.json` as ActivityStreams documents, and the
-account's media under `media/`. A backup is asked for (one per LIMIT_DAYS, as
-Pleroma's `limit_days`), queued with `processed: false`, built by a worker
-task, and then served at `<base_url>/backups/<file_name>`: the file name
-carries 32 random bytes, as Pleroma's does, so the link is the credential.
+account's media under `media/`. A backup is asked for (one per account per
+`[backups] limit_days`, Pleroma's `limit_days`: a week unless configured),
+queued with `processed: false`, built by a worker task, and then served at
+`<base_url>/backups/<file_name>`: the file name carries 32 random bytes, as
+Pleroma's does, so the link is the credential.
 Older backups are removed PURGE_AFTER_DAYS after they were made, once a newer
 one is done.
 """
@@ -35,13 +36,12 @@ from emojid.ids import new_id, now_iso
 from emojid.social.entities.accounts import masto_date
 from emojid.social.handles import Naming
 from emojid.social.index import SocialIndex
-from emojid.social.index.events import BackupRow
+from emojid.social.index.backups import BackupRow
 from emojid.social.index.statuses import Status
 from emojid.social.media import MediaStore
 
 log = logging.getLogger("emojid.backups")
 
-LIMIT_DAYS = 1
 PURGE_AFTER_DAYS = 30
 CONTENT_TYPE = "application/zip"
 FILE_NAME = re.compile(r"^archive-[A-Za-z0-9_.-]+-[0-9]{8}T[0-9]{6}-[A-Za-z0-9_-]{43}\.zip$")
@@ -59,10 +59,10 @@ def limit_message(days: int) -> str:
 
 
 class Backups:
-    def __init__(self, index: SocialIndex, config: Config, limit_days: int = LIMIT_DAYS) -> None:
+    def __init__(self, index: SocialIndex, config: Config) -> None:
         self.index = index
         self.config = config
-        self.limit_days = limit_days
+        self.limit_days = config.backups.limit_days  # 0: no limit
         self.directory = config.media_dir / "backups"
         self.naming = Naming(config)
 

@@ -9,16 +9,16 @@ anyone else gets 403 "Access denied", as Pleroma answers.
 from __future__ import annotations
 
 import functools
-from urllib.parse import quote
 
 import emoji as emoji_data
 
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
+from emojid.emoji.urls import emoji_url
 from emojid.errors import Forbidden, NotFound, Unprocessable
 from emojid.ids import new_id, now_iso
 from emojid.social.index import SocialIndex
-from emojid.social.index.events import FolderRow
+from emojid.social.index.bookmark_folders import FolderRow
 
 MAX_NAME = 100  # a folder name is a label; Pleroma's column is a varchar(255)
 
@@ -71,7 +71,7 @@ class BookmarkFolders:
         if found is None:
             return None
         pack, filename = found
-        return f"{self.config.public_url}/emoji/{quote(pack)}/{quote(filename)}"
+        return emoji_url(self.config.public_url, pack, filename)
 
     def render(self, folder: FolderRow) -> dict:
         return {"id": folder.id, "name": folder.name, "emoji": folder.emoji, "emoji_url": self.emoji_url(folder.emoji)}

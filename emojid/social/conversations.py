@@ -37,8 +37,8 @@ class Conversations:
 
     def last_status(self, participation: Participation, viewer: Account) -> Status | None:
         """The newest direct status of the thread the viewer may read."""
-        rows = self.index.status_page(viewer.id, "s.context = ? AND s.visibility = 'direct'",
-                                      [participation.context], Page(limit=1), with_muted=True)
+        rows = self.index.thread_page(viewer.id, participation.context, Page(limit=1), direct_only=True,
+                                      with_muted=True)
         return rows[0][1] if rows else None
 
     def page(self, viewer: Account, page: Page, recipients: list[str] | None = None
@@ -53,7 +53,7 @@ class Conversations:
 
     def statuses(self, viewer: Account, participation: Participation, page: Page) -> list[tuple[int, Status]]:
         """The thread's statuses the viewer may read; oldest first within the page."""
-        rows = self.index.status_page(viewer.id, "s.context = ?", [participation.context], page, with_muted=False)
+        rows = self.index.thread_page(viewer.id, participation.context, page, with_muted=False)
         return list(reversed(rows))
 
     def set_recipients(self, viewer: Account, participation: Participation, account_ids: list[str]) -> Participation:

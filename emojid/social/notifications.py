@@ -15,7 +15,7 @@ from emojid.ids import now_iso
 from emojid.social.entities.accounts import masto_date
 from emojid.social.entities.statuses import StatusView
 from emojid.social.index import SocialIndex
-from emojid.social.index.interactions import Notice, Notification
+from emojid.social.index.notifications import Notice, Notification
 from emojid.social.index.relationships import MUTE
 from emojid.social.paging import Page
 

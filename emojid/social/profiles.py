@@ -13,7 +13,7 @@ from typing import Any
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
 from emojid.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
-from emojid.http.params import text_param
+from emojid.http.params import bool_value, text_param
 from emojid.ids import now_iso
 from emojid.social import placeholders
 from emojid.social.handles import Naming
@@ -25,21 +25,8 @@ NAME_LIMIT, BIO_LIMIT, DESCRIPTION_LIMIT = 100, 5000, 5000
 MAX_FIELDS, FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT = 10, 512, 2048
 SCOPES = ("public", "unlisted", "private", "direct")
 ACTOR_TYPES = ("Person", "Service", "Group")
-TRUE = ("true", "1", "t", "on", "yes", "y")
-FALSE = ("false", "0", "f", "off", "no", "n", "")
 # Which profile column each image slot fills, and the label errors name it by.
 IMAGE_SLOTS = {"avatar": "avatar_id", "header": "header_id", "background": "background_id"}
-
-
-def boolean_like(value: Any, name: str) -> bool:
-    """Pleroma's BooleanLike: true/false, 1/0, "on"/"off" and friends; anything else is a 400."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in TRUE + FALSE:
-        return value.strip().lower() in TRUE
-    raise BadRequest(f"Invalid value for {name}: expected a boolean")
 
 
 def parse_fields(params: dict) -> list[dict] | None:
@@ -125,9 +112,9 @@ class Profiles:
             changes["fields"] = fields
         for name in ("locked", "discoverable"):
             if params.get(name) is not None:
-                changes[name] = boolean_like(params[name], name)
+                changes[name] = bool_value(params[name], name)
         if params.get("bot") is not None:
-            changes["actor_type"] = "Service" if boolean_like(params["bot"], "bot") else "Person"
+            changes["actor_type"] = "Service" if bool_value(params["bot"], "bot") else "Person"
         actor_type = text_param(params, "actor_type")
         if actor_type is not None:
             if actor_type not in ACTOR_TYPES:
@@ -136,11 +123,11 @@ class Profiles:
         flags = dict(profile.flags)
         for name in FLAG_DEFAULTS:
             if params.get(name) is not None:
-                flags[name] = boolean_like(params[name], name)
+                flags[name] = bool_value(params[name], name)
         if flags != profile.flags:
             changes["flags"] = flags
         if params.get("allow_following_move") is not None:
-            changes["allow_following_move"] = boolean_like(params["allow_following_move"], "allow_following_move")
+            changes["allow_following_move"] = bool_value(params["allow_following_move"], "allow_following_move")
         source = params.get("source") if isinstance(params.get("source"), dict) else {}
         scope = text_param(params, "default_scope") or text_param(source, "privacy")
         if scope is not None:
@@ -235,7 +222,7 @@ class Profiles:
         settings = dict(self.index.profile(account.id).notification_settings)
         for name in NOTIFICATION_DEFAULTS:
             if params.get(name) is not None:
-                settings[name] = boolean_like(params[name], name)
+                settings[name] = bool_value(params[name], name)
         self.index.update_profile(account.id, notification_settings=settings)
 
     def settings(self, account: Account, app: str) -> dict:

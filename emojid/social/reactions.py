@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import emoji as emoji_data
 
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
+from emojid.emoji.urls import emoji_url
 from emojid.errors import BadRequest
 from emojid.ids import now_iso
 from emojid.social.index import SocialIndex
-from emojid.social.index.interactions import ReactionGroup
+from emojid.social.index.reactions import ReactionGroup
 from emojid.social.index.statuses import Status
 from emojid.social.statuses import Statuses
 
@@ -82,7 +82,7 @@ class Reactions:
         if match.group(1) not in found:
             return None
         pack, filename = found[match.group(1)]
-        return Reaction(match.group(1), f"{self.base_url}/emoji/{quote(pack)}/{quote(filename)}")
+        return Reaction(match.group(1), emoji_url(self.base_url, pack, filename))
 
     def removal_name(self, text: str) -> str:
         """The stored name a DELETE means: a custom emoji may have left the packs since."""

@@ -17,8 +17,8 @@ from emojid.http.params import text_param
 from emojid.ids import new_id, now_iso
 from emojid.social.entities.accounts import AccountView, masto_date
 from emojid.social.index import SocialIndex
-from emojid.social.index.events import ScrobbleRow
 from emojid.social.index.relationships import BLOCK
+from emojid.social.index.scrobbles import ScrobbleRow
 from emojid.social.paging import Page
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")

@@ -24,15 +24,14 @@ from starlette.datastructures import UploadFile
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
 from emojid.errors import BadRequest, NotFound, Unprocessable
-from emojid.http.params import text_param
+from emojid.http.params import bool_value, text_param
 from emojid.ids import new_id, now_iso
 from emojid.social.handles import Naming
 from emojid.social.index import SocialIndex
-from emojid.social.index.interactions import Notice
+from emojid.social.index.notifications import Notice
 from emojid.social.index.relationships import BLOCK
 from emojid.social.index.statuses import PUBLIC_LIKE, NewStatus, Status
 from emojid.social.paging import Page, id_param, parse_id
-from emojid.social.profiles import boolean_like
 
 MAX_CHARACTERS = 5000  # as /api/v1/instance announces
 MAX_MEDIA = 4
@@ -117,7 +116,7 @@ class Statuses:
         tags = list(dict.fromkeys(t.lower() for t in formatted.tags))
         sensitive = "nsfw" in tags
         if params.get("sensitive") not in (None, ""):
-            sensitive = boolean_like(params["sensitive"], "sensitive") or sensitive
+            sensitive = bool_value(params["sensitive"], "sensitive") or sensitive
         language = text_param(params, "language") or None
         if language is not None and not _LANGUAGE.match(language):
             raise BadRequest("Invalid language")
@@ -315,8 +314,7 @@ class Statuses:
         if folder_id not in (None, ""):
             if isinstance(folder_id, (dict, list, bool, UploadFile)):
                 raise BadRequest("Invalid folder_id")
-            owner = getattr(self.index, "bookmark_folder_owner", None)
-            if owner is not None and owner(str(folder_id)) == account.id:
+            if self.index.bookmark_folder_owner(str(folder_id)) == account.id:
                 folder = str(folder_id)
         self.index.put_bookmark(int(new_id()), account.id, status.id, folder, now_iso())
         return status
@@ -344,48 +342,28 @@ class Statuses:
         return ancestors, below
 
     def home(self, viewer: Account, page: Page, with_muted: bool = False) -> list[tuple[int, Status]]:
-        where = ("s.account_id = ? OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ?"
-                 " AND f.followed_id = s.account_id AND f.state = 'accept')"
-                 " OR EXISTS (SELECT 1 FROM status_mentions m WHERE m.status_id = s.id AND m.account_id = ?)")
-        return self.index.status_page(viewer.id, where, [viewer.id] * 3, page, with_muted=with_muted)
+        return self.index.home_page(viewer.id, page, with_muted=with_muted)
 
     def public(self, viewer: Account | None, page: Page, only_media: bool = False,
                with_muted: bool = False) -> list[tuple[int, Status]]:
-        where = "s.visibility IN ('public', 'local')" + (_ONLY_MEDIA if only_media else "")
-        return self.index.status_page(viewer.id if viewer else None, where, [], page, with_muted=with_muted)
+        return self.index.public_page(viewer.id if viewer else None, page, only_media=only_media, with_muted=with_muted)
 
     def by_account(self, viewer: Account | None, author: Account, page: Page, *, only_media: bool = False,
                    exclude_replies: bool = False, tagged: str | None = None) -> list[tuple[int, Status]]:
-        where, params = "s.account_id = ?", [author.id]
-        if only_media:
-            where += _ONLY_MEDIA
-        if exclude_replies:
-            where += " AND s.in_reply_to_id IS NULL"
-        if tagged:
-            where += " AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.tag = ?)"
-            params.append(tagged.lstrip("#").lower())
-        return self.index.status_page(viewer.id if viewer else None, where, params, page, with_muted=True)
+        return self.index.account_page(viewer.id if viewer else None, author.id, page, only_media=only_media,
+                                       exclude_replies=exclude_replies,
+                                       tag=tagged.lstrip("#").lower() if tagged else None)
 
     def favourites(self, viewer: Account, page: Page) -> list[tuple[int, Status]]:
         """The viewer's favourites, paged by when they were made."""
-        return self.index.status_page(viewer.id, "fav.account_id = ?", [viewer.id], page,
-                                      join="JOIN favourites fav ON fav.status_id = s.id", key="fav.id")
+        return self.index.favourites_page(viewer.id, page)
 
     def favourited_by_account(self, viewer: Account | None, account: Account, page: Page) -> list[tuple[int, Status]]:
         """Another account's favourites the viewer may read, paged by status id (as Pleroma's list)."""
-        where = "EXISTS (SELECT 1 FROM favourites fav WHERE fav.status_id = s.id AND fav.account_id = ?)"
-        return self.index.status_page(viewer.id if viewer else None, where, [account.id], page)
+        return self.index.favourited_by_page(viewer.id if viewer else None, account.id, page)
 
     def bookmarks(self, viewer: Account, page: Page, folder_id: str | None = None) -> list[tuple[int, Status]]:
-        where, params = "b.account_id = ?", [viewer.id]
-        if folder_id is not None:
-            where += " AND b.folder_id = ?"
-            params.append(folder_id)
-        return self.index.status_page(viewer.id, where, params, page,
-                                      join="JOIN bookmarks b ON b.status_id = s.id", key="b.id")
+        return self.index.bookmarks_page(viewer.id, page, folder_id)
 
     def quotes(self, viewer: Account | None, status: Status, page: Page) -> list[tuple[int, Status]]:
-        return self.index.status_page(viewer.id if viewer else None, "s.quote_id = ?", [int(status.id)], page)
-
-
-_ONLY_MEDIA = " AND EXISTS (SELECT 1 FROM status_media sm WHERE sm.status_id = s.id)"
+        return self.index.quotes_page(viewer.id if viewer else None, status.id, page)

@@ -128,7 +128,7 @@ async def test_first_run_installs_and_unchanged_packs_are_not_downloaded_again(t
             assert job["result"] == "ok" and job["updated"] == []
             assert leftovers(local) == []
 
-            result = await sync_cli(local, "--status")
+            result = await sync_cli(local, "--status", "--json")
             assert result.exit_code == 0, result.output
             assert remote.url in result.output and '"ok"' in result.output
 

@@ -80,13 +80,52 @@ async def test_register_2019_form(server):
         form = {"nickname": "oldie", "password": "pw1", "confirm": "pw2", "email": "oldie@example.org"}
         r = await c.post("/api/account/register", data=form)
         assert field_error(r) == {"password_confirmation": ["does not match confirmation"]}
-        r = await c.post("/api/account/register", data={**form, "confirm": "pw1", "fullname": "Old Timer"})
+        r = await c.post("/api/account/register", data={**form, "confirm": "pw1", "fullname": "Old Timer",
+                                                        "bio": "likes <emoji> & blobs"})
         assert r.status_code == 200, r.text
-        assert r.json()["token_type"] == "Bearer"
-        oldie = await me(server, r.json()["access_token"])
-        assert oldie["acct"] == "oldie" and oldie["display_name"] == "Old Timer"
         assert field_error(await c.post("/api/account/register", data={"password": "x"})) == {
             "nickname": ["can't be blank"]}
+        assert field_error(await c.post("/api/account/register", data={**form, "confirm": "pw1"})) == {
+            "email": ["has already been taken"], "nickname": ["has already been taken"]}
+
+
+async def test_register_2019_answers_the_twitterapi_user(server):
+    """Pleroma's TwitterAPI `register` answered the new user (TwitterAPI UserView), not a token."""
+    form = {"nickname": "oldie", "password": "pw1", "confirm": "pw1", "email": "oldie@example.org",
+            "fullname": "Old <Timer>", "bio": "likes emoji\nand blobs"}
+    async with server.anon() as c:
+        r = await c.post("/api/account/register", json=form)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    user = r.json()
+    assert "access_token" not in user and "token" not in user
+    assert "email" not in user  # the 2019 view never showed it
+    assert user["screen_name"] == "oldie" and user["id"].isdigit()
+    assert user["name"] == "Old <Timer>" and user["name_html"] == "Old &lt;Timer&gt;"
+    assert user["description"] == "likes emoji\nand blobs"
+    assert user["description_html"] == "likes emoji<br/>and blobs"
+    assert user["statusnet_profile_url"] == f"{server.url}/users/oldie"
+    assert user["profile_image_url"] == user["profile_image_url_https"] == user["profile_image_url_original"]
+    assert user["profile_image_url"].startswith(server.url)
+    assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} \+0000 \d{4}",
+                        user["created_at"]), user["created_at"]
+    assert (user["followers_count"], user["friends_count"], user["statuses_count"], user["favourites_count"]) \
+        == (0, 0, 0, 0)
+    assert (user["following"], user["follows_you"], user["statusnet_blocking"]) == (False, False, False)
+    assert user["is_local"] is True and user["locked"] is False and user["fields"] == []
+    assert user["pleroma"] == {"confirmation_pending": False, "tags": [], "skip_thread_containment": False}
+
+    # the account is there, with that id and name, and logs in with its password
+    async with server.anon() as c:
+        found = (await c.get("/api/v1/accounts/lookup", params={"acct": "oldie"})).json()
+    assert found["id"] == user["id"] and found["display_name"] == "Old <Timer>"
+    assert found["source"]["note"] == "likes emoji\nand blobs"
+    assert (await password_grant(server, "oldie", "pw1")).status_code == 200
+    # registering issued no token: the only one is the password grant's
+    async with basic_client(server, "oldie", "pw1") as c:
+        r = await c.get("/api/oauth_tokens")
+        assert r.status_code == 200, r.text
+        assert len(r.json()) == 1
 
 
 async def test_closed_registrations_and_invites(tmp_path):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta
 
-from tests.conftest import wait_for
+import pytest
+
+from tests.conftest import serving, wait_for
 from tests.helpers import png_bytes
 from tests.web.accounts_support import assert_error, make_account, token_for, with_index
 
@@ -72,24 +75,70 @@ async def test_followers_and_following(server):
         assert json.loads(zf.read("following.json"))["orderedItems"] == []
 
 
-async def test_one_backup_per_day(server):
+def backdate(server, backup_id: str, days: float) -> None:
+    """Make a backup look `days` old (what the limit and the purge go by)."""
+    when = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    with_index(server, lambda index: index.execute("UPDATE backups SET inserted_at = ? WHERE id = ?",
+                                                   (when, backup_id)))
+
+
+async def test_one_backup_per_week_by_default(server):
+    # Pleroma's default `limit_days = 7`, with its error text
+    assert server.config.backups.limit_days == 7
     async with server.client(server.user_token) as c:
         assert (await c.post(f"{V1}/backups")).status_code == 200
-        assert_error(await c.post(f"{V1}/backups"), 400, "Last export was less than a day ago")
+        assert_error(await c.post(f"{V1}/backups"), 400, "Last export was less than 7 days ago")
         [first] = await processed(c)
-        assert_error(await c.post(f"{V1}/backups"), 400, "Last export was less than a day ago")
+        assert_error(await c.post(f"{V1}/backups"), 400, "Last export was less than 7 days ago")
+        backdate(server, first["id"], 6)  # a day is not enough any more: still refused
+        assert_error(await c.post(f"{V1}/backups"), 400, "Last export was less than 7 days ago")
         assert len((await c.get(f"{V1}/backups")).json()) == 1
 
-        # a day later another one may be made; both are listed, newest first
-        with_index(server, lambda index: index.execute(
-            "UPDATE backups SET inserted_at = '2000-01-01T00:00:00Z' WHERE id = ?", (first["id"],)))
+        # a week later another one may be made; both are listed, newest first
+        backdate(server, first["id"], 7.1)
         r = await c.post(f"{V1}/backups")
         assert r.status_code == 200, r.text
         assert [b["id"] for b in r.json()][1:] == [first["id"]]
+        assert [b["id"] for b in (await c.get(f"{V1}/backups")).json()][1:] == [first["id"]]
+        assert_error(await c.post(f"{V1}/backups"), 400, "Last export was less than 7 days ago")
+
+
+async def test_old_backups_are_purged(server):
+    async with server.client(server.user_token) as c:
+        assert (await c.post(f"{V1}/backups")).status_code == 200
+        [first] = await processed(c)
+        backdate(server, first["id"], 400)
+        r = await c.post(f"{V1}/backups")
+        assert r.status_code == 200, r.text
         new_id = r.json()[0]["id"]
         # once the new one is built, the old one (made more than 30 days ago) is purged
         assert [b["id"] for b in await processed(c)] == [new_id]
         assert (await c.get(first["url"])).status_code == 404
+
+
+@pytest.mark.parametrize("days, refusal", [(2, "Last export was less than 2 days ago"),
+                                           (1, "Last export was less than a day ago")])
+async def test_limit_days_follows_the_config(tmp_path, days, refusal):
+    async with serving(tmp_path / "s", f"[backups]\nlimit_days = {days}\n") as server, \
+            server.client(server.user_token) as c:
+        r = await c.post(f"{V1}/backups")
+        assert r.status_code == 200, r.text
+        first = r.json()[0]
+        assert_error(await c.post(f"{V1}/backups"), 400, refusal)
+        backdate(server, first["id"], days - 0.5)
+        assert_error(await c.post(f"{V1}/backups"), 400, refusal)
+        backdate(server, first["id"], days + 0.5)
+        r = await c.post(f"{V1}/backups")
+        assert r.status_code == 200, r.text
+        assert len((await c.get(f"{V1}/backups")).json()) == 2
+
+
+async def test_limit_days_zero_is_no_limit(tmp_path):
+    async with serving(tmp_path / "s", "[backups]\nlimit_days = 0\n") as server, \
+            server.client(server.user_token) as c:
+        for _ in range(3):
+            assert (await c.post(f"{V1}/backups")).status_code == 200
+        assert len((await c.get(f"{V1}/backups")).json()) == 3
 
 
 async def test_errors(server):
@@ -138,7 +187,8 @@ async def test_backup_holds_posts_likes_bookmarks_and_events(server):
         assert direct["to"] == [f"{server.url}/users/friend"] and direct["cc"] == []
         party = objects[event["uri"]]["object"]
         assert party["type"] == "Event" and party["name"] == "Party"
-        assert party["startTime"] == "2030-05-01T20:00:00.000Z" and party["participation_count"] == 1
+        # the organizer is no participant of their own event
+        assert party["startTime"] == "2030-05-01T20:00:00.000Z" and party["participation_count"] == 0
         assert json.loads(zf.read("likes.json"))["orderedItems"] == [theirs["uri"]]
         assert json.loads(zf.read("bookmarks.json"))["orderedItems"] == [theirs["uri"], hello["uri"]]
         # the friend's own post is not in this account's backup

@@ -35,7 +35,7 @@ async def test_create_event(server):
         assert "Bring your" in status["content"] and status["tags"][0]["name"] == "blobs"
         assert status["pleroma"]["event"] == {
             "name": "Emoji meetup", "start_time": "2030-01-01T18:00:00.000Z", "end_time": "2030-01-01T21:30:00.000Z",
-            "join_mode": "free", "participants_count": 1, "location": None, "join_state": "accept",
+            "join_mode": "free", "participants_count": 0, "location": None, "join_state": None,
             "participation_request_count": 0,
         }
         # the event is a status: shown by the statuses routes, to anyone when public
@@ -82,21 +82,24 @@ async def test_join_and_leave_free_event(server):
         r = await g.post(f"{V1}/events/{eid}/join")
         assert r.status_code == 200, r.text
         assert r.json()["id"] == eid and r.json()["pleroma"]["event"]["join_state"] == "accept"
-        assert (await event_of(host, eid))["participants_count"] == 2
+        assert (await event_of(host, eid))["participants_count"] == 1
         names = [a["username"] for a in (await host.get(f"{V1}/events/{eid}/participations")).json()]
-        assert names == ["guest", "user"]
+        assert names == ["guest"]
         joined = (await g.get(f"{V1}/events/joined_events")).json()
         assert [s["id"] for s in joined] == [eid]
         assert (await g.post(f"{V1}/events/{eid}/join")).status_code == 200  # twice is no change
-        assert (await event_of(host, eid))["participants_count"] == 2
+        assert (await event_of(host, eid))["participants_count"] == 1
 
+        # as in the events API's own tests: the organizer is no participant, and may not join or leave
         assert_error(await host.post(f"{V1}/events/{eid}/join"), 400, "Can't join your own event")
         assert_error(await host.post(f"{V1}/events/{eid}/leave"), 400, "Can't leave your own event")
+        assert (await event_of(host, eid))["participants_count"] == 1
+        assert (await event_of(host, eid))["join_state"] is None
 
         r = await g.post(f"{V1}/events/{eid}/leave")
         assert r.status_code == 200 and r.json()["pleroma"]["event"]["join_state"] is None
-        assert (await event_of(host, eid))["participants_count"] == 1
-        assert [a["username"] for a in (await host.get(f"{V1}/events/{eid}/participations")).json()] == ["user"]
+        assert (await event_of(host, eid))["participants_count"] == 0
+        assert (await host.get(f"{V1}/events/{eid}/participations")).json() == []
         assert (await g.get(f"{V1}/events/joined_events")).json() == []
         assert_error(await g.post(f"{V1}/events/{eid}/leave"), 400, "Not participating in the event")
 
@@ -110,7 +113,7 @@ async def test_restricted_event_requests(server):
         assert r.status_code == 200 and r.json()["pleroma"]["event"]["join_state"] == "pending"
         await b.post(f"{V1}/events/{eid}/join", data={"participation_message": "me too"})
         assert (await event_of(host, eid))["participation_request_count"] == 2
-        assert (await event_of(host, eid))["participants_count"] == 1
+        assert (await event_of(host, eid))["participants_count"] == 0
 
         requests = (await host.get(f"{V1}/events/{eid}/participation_requests")).json()
         assert [(x["account"]["username"], x["participation_message"]) for x in requests] == [
@@ -132,7 +135,7 @@ async def test_restricted_event_requests(server):
         r = await host.post(f"{V1}/events/{eid}/participation_requests/{alice.id}/authorize")
         assert r.status_code == 200 and r.json()["id"] == eid
         names = [x["username"] for x in (await host.get(f"{V1}/events/{eid}/participations")).json()]
-        assert names == ["alice", "user"]
+        assert names == ["alice"]
         assert (await event_of(a, eid))["join_state"] == "accept"
         assert [s["id"] for s in (await a.get(f"{V1}/events/joined_events", params={"state": "accept"})).json()] \
             == [eid]
@@ -142,7 +145,7 @@ async def test_restricted_event_requests(server):
         assert (await event_of(b, eid))["join_state"] == "reject"
         assert (await host.get(f"{V1}/events/{eid}/participation_requests")).json() == []
         event = await event_of(host, eid)
-        assert event["participants_count"] == 2 and event["participation_request_count"] == 0
+        assert event["participants_count"] == 1 and event["participation_request_count"] == 0
         assert_error(await a.get(f"{V1}/events/joined_events", params={"state": "maybe"}), 400)
 
 
@@ -218,6 +221,32 @@ async def test_ics(server):
         private = await create(c, visibility="private")
         assert_error(await anon.get(f"{V1}/events/{private['id']}/ics"), 404)
         assert (await c.get(f"{V1}/events/{private['id']}/ics")).status_code == 200
+
+
+async def test_ics_calendar_fields_and_organizer_name(server):
+    """Every field of the .ics, and an organizer name with quotes, colons and commas read back whole (RFC 6868)."""
+    name = 'Ann "the Blob" O\'Neil: host, co; ünï'
+    async with server.client(server.user_token) as c, server.anon() as anon:
+        r = await c.patch("/api/v1/accounts/update_credentials", json={"display_name": name})
+        assert r.status_code == 200, r.text
+        status = await create(c)
+        r = await anon.get(f"{V1}/events/{status['id']}/ics")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"] == f'inline; filename="event-{status["id"]}.ics"'
+        assert r.content.endswith(b"END:VCALENDAR\r\n") and b"\n" not in r.content.replace(b"\r\n", b"")
+        cal = icalendar.Calendar.from_ical(r.content)
+        assert str(cal["PRODID"]) == "-//emojid//emojid events//EN"
+        assert str(cal["CALSCALE"]) == "GREGORIAN" and str(cal["METHOD"]) == "PUBLISH"
+        [event] = cal.walk("VEVENT")
+        assert str(event["ORGANIZER"]) == f"{server.url}/users/user"
+        assert event["ORGANIZER"].params["CN"] == name
+        assert event.decoded("DTSTAMP").isoformat() == status["created_at"].replace(".000Z", "+00:00")
+        assert str(event["DESCRIPTION"]) == "Bring your #blobs"
+        assert "LOCATION" not in event and "GEO" not in event
+        # no end time: no DTEND
+        r = await anon.get(f"{V1}/events/{(await create(c, end_time=''))['id']}/ics")
+        [event] = icalendar.Calendar.from_ical(r.content).walk("VEVENT")
+        assert "DTEND" not in event and event.decoded("DTSTART").isoformat() == "2030-01-01T18:00:00+00:00"
 
 
 async def test_private_event_and_deletion(server):

@@ -211,3 +211,77 @@ async def test_wrong_method(server, method, path):
     assert is_json(r)
     assert isinstance(r.json()["error"], str)
     assert r.headers.get("allow")
+
+
+async def test_status_count_and_local_posts_count_the_instance_posts(server):
+    async def counts() -> tuple[int, int, int]:
+        async with server.anon() as c:
+            return ((await c.get("/api/v1/instance")).json()["stats"]["status_count"],
+                    (await c.get("/nodeinfo/2.0.json")).json()["usage"]["localPosts"],
+                    (await c.get("/nodeinfo/2.1.json")).json()["usage"]["localPosts"])
+
+    assert await counts() == (0, 0, 0)
+    async with server.client(server.user_token) as c:
+        posted = {}
+        for visibility in ("public", "unlisted", "local", "private", "direct"):
+            r = await c.post("/api/v1/statuses", json={"status": f"a {visibility} post @admin",
+                                                       "visibility": visibility})
+            assert r.status_code == 200, r.text
+            posted[visibility] = r.json()["id"]
+        r = await c.post("/api/v1/pleroma/events", json={"name": "Party", "start_time": "2030-01-01T18:00:00Z"})
+        assert r.status_code == 200, r.text
+    # as Pleroma counts them (note_count): public, unlisted and local posts, events too; not private or direct ones
+    assert await counts() == (4, 4, 4)
+    async with server.client(server.user_token) as c:
+        assert (await c.delete(f"/api/v1/statuses/{posted['public']}")).status_code == 200
+        assert (await c.delete(f"/api/v1/statuses/{posted['direct']}")).status_code == 200
+    assert await counts() == (3, 3, 3)
+
+
+async def test_registration_flags_follow_the_config(server, tmp_path):
+    async with server.anon() as c:
+        meta = (await c.get("/nodeinfo/2.1.json")).json()["metadata"]
+        inst = (await c.get("/api/v1/instance")).json()
+    assert meta["accountActivationRequired"] is False and meta["invitesEnabled"] is False
+    assert inst["approval_required"] is False and inst["invites_enabled"] is False
+
+    extra = ("[instance]\nregistrations_open = false\ninvites_enabled = true\naccount_activation_required = true\n"
+             "account_approval_required = true\n")
+    async with serving(tmp_path / "strict", extra=extra) as s, s.anon() as c:
+        for version in ("2.0", "2.1"):
+            doc = (await c.get(f"/nodeinfo/{version}.json")).json()
+            assert doc["openRegistrations"] is False
+            assert doc["metadata"]["accountActivationRequired"] is True
+            assert doc["metadata"]["invitesEnabled"] is True
+        inst = (await c.get("/api/v1/instance")).json()
+        assert inst["registrations"] is False
+        assert inst["approval_required"] is True and inst["invites_enabled"] is True
+
+
+async def test_announced_limits_are_the_enforced_ones(server, monkeypatch):
+    from emojid.social import statuses
+    from tests.helpers import png_bytes
+
+    async with server.anon() as c:
+        inst = (await c.get("/api/v1/instance")).json()
+    assert inst["max_toot_chars"] == inst["configuration"]["statuses"]["max_characters"] == statuses.MAX_CHARACTERS
+    assert inst["configuration"]["statuses"]["max_media_attachments"] == statuses.MAX_MEDIA
+
+    # whatever the limits are, what the instance announces is what posting enforces
+    monkeypatch.setattr(statuses, "MAX_CHARACTERS", 20)
+    monkeypatch.setattr(statuses, "MAX_MEDIA", 1)
+    async with server.anon() as c:
+        inst = (await c.get("/api/v1/instance")).json()
+    limit, media_limit = inst["max_toot_chars"], inst["configuration"]["statuses"]["max_media_attachments"]
+    assert (limit, inst["configuration"]["statuses"]["max_characters"], media_limit) == (20, 20, 1)
+    async with server.client(server.user_token) as c:
+        r = await c.post("/api/v1/statuses", json={"status": "x" * (limit + 1)})
+        assert r.status_code == 422, r.text
+        assert (await c.post("/api/v1/statuses", json={"status": "x" * limit})).status_code == 200
+        media = [(await c.post("/api/v1/media", files={"file": (f"{i}.png", png_bytes(), "image/png")})).json()["id"]
+                 for i in range(media_limit + 1)]
+        r = await c.post("/api/v1/statuses", json={"status": "pics", "media_ids": media})
+        assert r.status_code == 422 and r.json() == {"error": "Too many attachments"}
+        r = await c.post("/api/v1/statuses", json={"status": "pics", "media_ids": media[:media_limit]})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["media_attachments"]) == media_limit

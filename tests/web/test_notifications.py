@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emojid.social.index.interactions import Notice
+from emojid.social.index.notifications import Notice
 from tests.web.accounts_support import assert_error, token_for, with_index
 from tests.web.statuses_support import client, make_account, ok, post
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from emojid.auth import ratelimit
+from emojid.auth.login import csrf_token
 from tests.conftest import serving
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -355,19 +356,23 @@ async def test_login_sets_a_safe_session_cookie(server):
 async def test_session_is_credentials_until_deleted(server):
     app = await make_app(server)
     async with browser(server) as c:
-        key, _ = session_cookie(await c.post("/oauth/authorize", data=login_form(app)))
+        key, _ = session_cookie(await c.post("/oauth/authorize", data=login_form(app, scope="read write admin")))
     jar = {"cookies": {"_pleroma_key": key}}
+    csrf = {"x-csrf-token": csrf_token(key)}
     async with httpx.AsyncClient(base_url=server.url, timeout=30, **jar) as c:
-        # The session speaks for the admin account, with its admin rights.
-        assert (await c.post(PACK, params={"name": "by_session"})).status_code == 200
+        # The session speaks for the admin account with the scopes its login granted;
+        # a state change from a cookie needs the session's CSRF token.
+        assert_error(await c.post(PACK, params={"name": "no_token"}), 403, "Invalid or missing CSRF token.")
+        assert (await c.post(PACK, params={"name": "by_session"}, headers=csrf)).status_code == 200
         entries = (await c.get("/api/oauth_tokens")).json()
         web = [e for e in entries if e["app_name"] == "Web login"]
         assert len(web) == 1
-        r = await c.delete(f"/api/oauth_tokens/{web[0]['id']}")
+        r = await c.delete(f"/api/oauth_tokens/{web[0]['id']}", headers=csrf)
         assert r.status_code == 200 and r.json() == {}
         assert_error(await c.get("/api/oauth_tokens"), 401)
         assert_error(await c.post(PACK, params={"name": "after_logout"}), 401)
     assert (server.packs_dir / "by_session").is_dir() and not (server.packs_dir / "after_logout").exists()
+    assert not (server.packs_dir / "no_token").exists()
 
 
 async def test_expired_session_is_refused(server):
@@ -579,3 +584,14 @@ async def test_pending_accounts_are_told_why(tmp_path, setting, error, identifie
             r = await c.post("/oauth/authorize", data=login_form(app, "lain", "lainpass"))
             assert error in html(r, 403)
             assert "set-cookie" not in r.headers
+
+
+async def test_app_scopes_list_must_hold_strings(server):
+    async with server.anon() as c:
+        r = await c.post("/api/v1/apps", json={"client_name": "x", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+                                               "scopes": ["read", 1]})
+        assert r.status_code == 400
+        assert r.json() == {"error": "scopes must be a string or a list of strings"}
+        r = await c.post("/api/v1/apps", json={"client_name": "x", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+                                               "scopes": ["read", "write"]})
+        assert r.status_code == 200 and r.json()["scopes"] == ["read", "write"]

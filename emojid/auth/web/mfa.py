@@ -4,6 +4,8 @@ the second step of a login (/oauth/mfa/challenge for apps, /oauth/mfa for the pa
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,7 +41,7 @@ async def settings(request: Request) -> Response:
 
 
 async def setup(request: Request) -> Response:
-    actor = await require(request, "write:security")
+    actor = await require(request, "write:security", changes_state=True)  # a GET that writes
     if request.path_params["method"] != "totp":
         raise BadRequest("undefined method")
     answer = await anyio.to_thread.run_sync(
@@ -76,7 +78,8 @@ async def disable(request: Request) -> Response:
 
 
 async def backup_codes(request: Request) -> Response:
-    actor = await require(request, "write:security")
+    # A GET that replaces the codes: with the session cookie, only with its CSRF token.
+    actor = await require(request, "write:security", changes_state=True)
     codes = await anyio.to_thread.run_sync(oauth(request).mfa.new_backup_codes, actor.account.id)
     return JSON({"codes": codes})
 
@@ -101,7 +104,7 @@ async def challenge(request: Request) -> Response:
     if not await service.second_factor(mfa_token.account_id, challenge_type, text_param(params, "code"), address):
         raise BadRequest("Invalid code")
     account = await anyio.to_thread.run_sync(service.index.account_by_id, mfa_token.account_id)
-    if account is None or await anyio.to_thread.run_sync(service.refusal, account) or not \
+    if account is None or await anyio.to_thread.run_sync(service.refusal, account) is not None or not \
             await anyio.to_thread.run_sync(service.index.spend_mfa_token, mfa_token.id):
         raise BadRequest("Invalid code")
     access, refresh, row = await anyio.to_thread.run_sync(
@@ -110,7 +113,7 @@ async def challenge(request: Request) -> Response:
     return token_response(token_answer(access, refresh, row, account))
 
 
-def _mfa_fields(params: dict) -> dict:
+def _mfa_fields(params: dict[str, Any]) -> dict[str, Any]:
     wrapped = params.get("mfa")
     return wrapped if isinstance(wrapped, dict) else params
 
@@ -123,7 +126,7 @@ async def show(request: Request) -> Response:
     if mfa_token is None or mfa_token.redirect_uri is None:
         return error_page("Two-factor authentication", "This login has expired, please log in again.", 401)
     challenge_type = text_param(params, "challenge_type")
-    return mfa_page(mfa_token=raw, state=mfa_token.state, redirect_uri=mfa_token.redirect_uri,
+    return mfa_page(mfa_token=raw or "", state=mfa_token.state, redirect_uri=mfa_token.redirect_uri,
                     challenge_type=challenge_type if challenge_type in CHALLENGE_TYPES else "totp")
 
 
@@ -142,7 +145,7 @@ async def verify(request: Request) -> Response:
         challenge_type = "totp"
     passed = await service.second_factor(mfa_token.account_id, challenge_type, text_param(params, "code"), address)
     account = await anyio.to_thread.run_sync(service.index.account_by_id, mfa_token.account_id)
-    if not passed or account is None or await anyio.to_thread.run_sync(service.refusal, account):
+    if not passed or account is None or await anyio.to_thread.run_sync(service.refusal, account) is not None:
         return mfa_page(mfa_token=raw or "", state=mfa_token.state, redirect_uri=mfa_token.redirect_uri,
                         challenge_type=challenge_type, error=FAILED, status=401)
     if not await anyio.to_thread.run_sync(service.index.spend_mfa_token, mfa_token.id):
@@ -152,7 +155,7 @@ async def verify(request: Request) -> Response:
         mfa_token.code_challenge, mfa_token.code_challenge_method,
     )
     response = code_response(mfa_token.redirect_uri, code, mfa_token.state)
-    await start_session(request, response, account)
+    await start_session(request, response, account, mfa_token.scopes)
     return response
 
 

@@ -11,6 +11,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NotRequired, TypedDict
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import anyio.to_thread
@@ -43,6 +44,7 @@ async def create_app(request: Request) -> Response:
     params = await read_params(request)
     name = text_param(params, "client_name")
     raw_uris = params.get("redirect_uris")
+    redirect_uris: str | None
     if isinstance(raw_uris, list) and all(isinstance(u, str) for u in raw_uris):
         redirect_uris = "\n".join(u.strip() for u in raw_uris if u.strip())  # Mastodon takes an array too
     else:
@@ -52,6 +54,8 @@ async def create_app(request: Request) -> Response:
     if not redirect_uris:
         raise Unprocessable("Missing field: redirect_uris.")
     raw_scopes = params.get("scopes")
+    if isinstance(raw_scopes, list) and not all(isinstance(s, str) for s in raw_scopes):
+        raise BadRequest("scopes must be a string or a list of strings")
     scopes = parse_scopes(raw_scopes if isinstance(raw_scopes, list) else text_param(params, "scopes"))
     app = await anyio.to_thread.run_sync(
         ctx(request).accounts.create_app, name, redirect_uris, scopes, text_param(params, "website")
@@ -69,7 +73,7 @@ async def create_app(request: Request) -> Response:
     })
 
 
-def client_credentials(request: Request, params: dict) -> tuple[str | None, str | None]:
+def client_credentials(request: Request, params: dict[str, Any]) -> tuple[str | None, str | None]:
     """client_id and client_secret: from an HTTP Basic header (RFC 6749 2.3.1), else the body."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic" and value.strip():
@@ -82,11 +86,11 @@ def client_credentials(request: Request, params: dict) -> tuple[str | None, str 
     return text_param(params, "client_id"), text_param(params, "client_secret")
 
 
-async def authenticated_app(request: Request, params: dict) -> App | None:
+async def authenticated_app(request: Request, params: dict[str, Any]) -> App | None:
     return await anyio.to_thread.run_sync(ctx(request).accounts.app_for_client, *client_credentials(request, params))
 
 
-def _requested_scopes(params: dict) -> str | list | None:
+def _requested_scopes(params: dict[str, Any]) -> str | list[str] | None:
     """Pleroma reads `scope`, else `scopes` (a string, or a list in JSON bodies)."""
     for name in ("scope", "scopes"):
         value = params.get(name)
@@ -97,7 +101,7 @@ def _requested_scopes(params: dict) -> str | list | None:
     return None
 
 
-def _grant_scopes(requested: str | list | None, allowed: str, is_admin: bool) -> str:
+def _grant_scopes(requested: str | list[str] | None, allowed: str, is_admin: bool) -> str:
     """Requested scopes must lie within the app's; none requested means the app's."""
     allowed_set = set(allowed.split())
     chosen = parse_scopes(requested, default=allowed).split()
@@ -112,8 +116,21 @@ def _grant_scopes(requested: str | list | None, allowed: str, is_admin: bool) ->
     return " ".join(chosen)
 
 
-def token_answer(access: str, refresh: str | None, token: Token, account: Account | None) -> dict:
-    answer = {
+class TokenAnswer(TypedDict):
+    """The token endpoint's answer (RFC 6749 5.1, plus Mastodon's `created_at` and Pleroma's `me`)."""
+
+    id: str
+    access_token: str
+    token_type: str
+    scope: str
+    created_at: int
+    expires_in: NotRequired[int]
+    refresh_token: NotRequired[str]
+    me: NotRequired[str]
+
+
+def token_answer(access: str, refresh: str | None, token: Token, account: Account | None) -> TokenAnswer:
+    answer: TokenAnswer = {
         "id": token.id,
         "access_token": access,
         "token_type": "Bearer",
@@ -130,7 +147,7 @@ def token_answer(access: str, refresh: str | None, token: Token, account: Accoun
     return answer
 
 
-def token_response(answer: dict) -> Response:
+def token_response(answer: TokenAnswer) -> Response:
     return JSON(answer, headers={"Cache-Control": "no-store"})  # RFC 6749 5.1
 
 
@@ -169,19 +186,19 @@ async def token(request: Request) -> Response:
         )
         if old is None or old.app_id != app.id:
             raise _invalid_credentials()
-        account = await anyio.to_thread.run_sync(accounts.index.account_by_id, old.account_id) if old.account_id else None
-        if old.account_id and (account is None or account.disabled):
+        owner = await anyio.to_thread.run_sync(accounts.index.account_by_id, old.account_id) if old.account_id else None
+        if old.account_id and (owner is None or owner.disabled):
             raise _invalid_credentials()
         if not await anyio.to_thread.run_sync(accounts.index.delete_token, old.id):
             raise _invalid_credentials()  # a concurrent refresh rotated it first
-        access, refresh, row = await anyio.to_thread.run_sync(accounts.issue_token, account, app, old.scopes)
-        return token_response(token_answer(access, refresh, row, account))
+        access, refresh, row = await anyio.to_thread.run_sync(accounts.issue_token, owner, app, old.scopes)
+        return token_response(token_answer(access, refresh, row, owner))
     if grant is None:
         raise BadRequest("Missing field: grant_type.")
     raise BadRequest(f"Unsupported grant_type: {grant}")
 
 
-async def _password_grant(request: Request, params: dict, app: App) -> Response:
+async def _password_grant(request: Request, params: dict[str, Any], app: App) -> Response:
     service = oauth(request)
     name = text_param(params, "username") or text_param(params, "name")  # Pleroma takes `name` too
     account = await service.login(name, text_param(params, "password"), client_address(request))
@@ -246,7 +263,7 @@ class AuthorizeRequest:
         }
 
 
-async def authorization_params(request: Request) -> dict:
+async def authorization_params(request: Request) -> dict[str, Any]:
     """Fields given plainly (`client_id=`) or Pleroma's way (`authorization[client_id]=`)."""
     params = await read_params(request)
     wrapped = params.pop("authorization", None)
@@ -263,7 +280,7 @@ async def authorization_params(request: Request) -> dict:
     return flat
 
 
-async def _authorize_request(request: Request, params: dict) -> AuthorizeRequest:
+async def _authorize_request(request: Request, params: dict[str, Any]) -> AuthorizeRequest:
     client_id = text_param(params, "client_id")
     app = await anyio.to_thread.run_sync(ctx(request).accounts.index.app_by_client_id, client_id) if client_id else None
     if app is None:
@@ -377,7 +394,7 @@ async def create_authorization(request: Request) -> Response:
     )
     response = code_response(req.redirect_uri, code, req.state)
     if session is None:
-        await start_session(request, response, account)
+        await start_session(request, response, account, scopes)
     return response
 
 
@@ -399,9 +416,11 @@ def _came_over_https(request: Request) -> bool:
     return request.url.scheme == "https" or forwarded == "https"
 
 
-async def start_session(request: Request, response: Response, account: Account) -> None:
-    """A login on the page also logs the browser in: the `_pleroma_key` cookie."""
-    key = await anyio.to_thread.run_sync(oauth(request).create_session, account, request.cookies.get(SESSION_COOKIE))
+async def start_session(request: Request, response: Response, account: Account, scopes: str) -> None:
+    """A login on the page also logs the browser in: the `_pleroma_key` cookie, holding the
+    scopes this login granted (a login for a read-only app makes a read-only session)."""
+    key = await anyio.to_thread.run_sync(
+        oauth(request).create_session, account, scopes, request.cookies.get(SESSION_COOKIE))
     response.set_cookie(
         SESSION_COOKIE, key, max_age=int(SESSION_LIFETIME.total_seconds()), path="/", httponly=True,
         samesite="lax", secure=_came_over_https(request),

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emojid.db import Tables
 
 if TYPE_CHECKING:
-    from emojid.emoji.store import Pack
+    from emojid.emoji.store import LooseFolder, Pack
 
 
 @dataclass(frozen=True)
 class PackRow:
     name: str
-    meta: dict
+    meta: dict[str, Any]
     files_json: str
     files_count: int
     fingerprint: str
@@ -34,6 +35,10 @@ class ArchiveRow:
     size: int
 
 
+# One emoji as the lists show it: shortcode, pack, filename, tags.
+EmojiEntry = tuple[str, str, str, list[str]]
+
+
 _PACK_COLUMNS = """p.name, p.meta, p.files, p.files_count, p.fingerprint, p.shareable,
     CASE WHEN a.fingerprint = p.fingerprint THEN a.sha256 END"""
 
@@ -46,7 +51,7 @@ def _page(offset: int, limit: int) -> tuple[int, int]:
     return min(limit, _SQL_MAX), min(offset, _SQL_MAX)
 
 
-def _pack_row(row: tuple) -> PackRow:
+def _pack_row(row: tuple[Any, ...]) -> PackRow:
     return PackRow(row[0], json.loads(row[1]), row[2], row[3], row[4], bool(row[5]), row[6])
 
 
@@ -58,6 +63,8 @@ class PacksIndex(Tables):
         conn = self.db.conn
         files = pack.sorted_files()
         conn.execute("DELETE FROM pack_errors WHERE name = ?", (pack.name,))
+        conn.execute("DELETE FROM loose_folders WHERE name = ?", (pack.name,))
+        conn.execute("DELETE FROM loose_emoji WHERE folder = ?", (pack.name,))
         conn.execute(
             "INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -82,9 +89,11 @@ class PacksIndex(Tables):
     def upsert_pack(self, pack: Pack) -> bool:
         """Record `pack` as read from disk; False when the index already had this version."""
         def write() -> bool:
-            row = self.db.conn.execute("SELECT fingerprint FROM packs WHERE name = ?", (pack.name,)).fetchone()
+            conn = self.db.conn
+            row = conn.execute("SELECT fingerprint FROM packs WHERE name = ?", (pack.name,)).fetchone()
             if row and row[0] == pack.fingerprint:
-                return False
+                # Mended back to the very bytes of its last good state: only the error goes.
+                return bool(conn.execute("DELETE FROM pack_errors WHERE name = ?", (pack.name,)).rowcount)
             self._put_pack(pack)
             self._bump()
             return True
@@ -96,48 +105,117 @@ class PacksIndex(Tables):
             self.db.conn.execute("DELETE FROM pack_errors WHERE name = ?", (name,))
             gone = self.db.conn.execute("DELETE FROM packs WHERE name = ?", (name,)).rowcount
             if gone:
+                self.db.conn.execute("DELETE FROM emoji WHERE pack = ?", (name,))
                 self._bump()
             return bool(gone)
 
         return self.transaction(write)
 
-    def record_pack_error(self, name: str, error: str) -> None:
-        """An unreadable pack.json: the pack leaves the listing and its error is kept."""
-        def write() -> None:
-            if self.db.conn.execute("DELETE FROM packs WHERE name = ?", (name,)).rowcount:
+    def record_pack_error(self, name: str, error: str) -> bool:
+        """An unreadable pack.json. A pack indexed before keeps its last good rows
+        (listed and served as they were); one never seen valid stays out of the
+        lists. Either way the error is kept until the file is mended.
+        True when the error is new or changed."""
+        def write() -> bool:
+            conn = self.db.conn
+            if conn.execute("DELETE FROM loose_folders WHERE name = ?", (name,)).rowcount:
+                conn.execute("DELETE FROM loose_emoji WHERE folder = ?", (name,))
                 self._bump()
-            self.db.conn.execute("INSERT OR REPLACE INTO pack_errors VALUES (?, ?)", (name, error))
+            old = conn.execute("SELECT error FROM pack_errors WHERE name = ?", (name,)).fetchone()
+            if old and old[0] == error:
+                return False
+            conn.execute("INSERT OR REPLACE INTO pack_errors VALUES (?, ?)", (name, error))
+            return True
 
-        self.transaction(write)
+        return self.transaction(write)
 
-    def replace_all(self, packs: Iterable[Pack], errors: dict[str, str]) -> int:
-        """Reindex: the whole pack table from a fresh walk, in one transaction."""
+    def replace_all(self, packs: Iterable[Pack], errors: dict[str, str],
+                    loose: Iterable[LooseFolder] = ()) -> int:
+        """Reindex: the pack tables from a fresh walk, in one transaction. A pack whose
+        pack.json is broken keeps the rows it had (its last good state), if any."""
         def write() -> int:
             conn = self.db.conn
-            conn.execute("DELETE FROM emoji")
-            conn.execute("DELETE FROM packs")
+            kept = sorted(errors)
+            marks = ",".join("?" * len(kept))
+            conn.execute(f"DELETE FROM emoji WHERE pack NOT IN ({marks})", kept)
+            conn.execute(f"DELETE FROM packs WHERE name NOT IN ({marks})", kept)
             conn.execute("DELETE FROM pack_errors")
+            conn.execute("DELETE FROM loose_emoji")
+            conn.execute("DELETE FROM loose_folders")
             count = 0
             for pack in packs:
                 self._put_pack(pack)
                 count += 1
             conn.executemany("INSERT INTO pack_errors VALUES (?, ?)", errors.items())
+            for folder in loose:
+                self._put_loose(folder)
             self._bump()
             return count
 
         return self.transaction(write)
 
+    # -- folders without pack.json ----------------------------------------
+
+    @staticmethod
+    def _loose_fingerprint(folder: LooseFolder) -> str:
+        doc = json.dumps([sorted(folder.files.items()), sorted(folder.tags.items())], ensure_ascii=False)
+        return hashlib.sha256(doc.encode()).hexdigest()
+
+    def _put_loose(self, folder: LooseFolder) -> None:
+        conn = self.db.conn
+        conn.execute("DELETE FROM loose_emoji WHERE folder = ?", (folder.name,))
+        conn.execute("INSERT OR REPLACE INTO loose_folders VALUES (?, ?, ?)",
+                     (folder.name, self._loose_fingerprint(folder), len(folder.files)))
+        conn.executemany(
+            "INSERT INTO loose_emoji VALUES (?, ?, ?, ?)",
+            [
+                (folder.name, shortcode, filename, json.dumps(folder.tags.get(shortcode, [])))
+                for shortcode, filename in sorted(folder.files.items())
+            ],
+        )
+
+    def upsert_loose(self, folder: LooseFolder) -> bool:
+        """Record a folder without pack.json as read from disk; False when unchanged."""
+        def write() -> bool:
+            row = self.db.conn.execute("SELECT fingerprint FROM loose_folders WHERE name = ?",
+                                       (folder.name,)).fetchone()
+            if row and row[0] == self._loose_fingerprint(folder):
+                return False
+            self._put_loose(folder)
+            self._bump()
+            return True
+
+        return self.transaction(write)
+
+    def remove_loose(self, name: str) -> bool:
+        def write() -> bool:
+            gone = self.db.conn.execute("DELETE FROM loose_folders WHERE name = ?", (name,)).rowcount
+            if gone:
+                self.db.conn.execute("DELETE FROM loose_emoji WHERE folder = ?", (name,))
+                self._bump()
+            return bool(gone)
+
+        return self.transaction(write)
+
+    def loose_folders(self) -> list[tuple[str, int]]:
+        """(folder, emoji count) of every folder without pack.json, by name."""
+        return [(r[0], int(r[1])) for r in self.execute("SELECT name, emoji_count FROM loose_folders ORDER BY name")]
+
     def pack_errors(self) -> dict[str, str]:
         return dict(self.execute("SELECT name, error FROM pack_errors ORDER BY name"))
 
+    def pack_error(self, name: str) -> str | None:
+        rows = self.execute("SELECT error FROM pack_errors WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
     def generation(self) -> int:
-        return self.execute("SELECT value FROM state WHERE key = 'emoji_generation'")[0][0]
+        return int(self.execute("SELECT value FROM state WHERE key = 'emoji_generation'")[0][0])
 
     def pack_names(self) -> list[str]:
         return [r[0] for r in self.execute("SELECT name FROM packs ORDER BY name")]
 
     def count_packs(self) -> int:
-        return self.execute("SELECT count(*) FROM packs")[0][0]
+        return int(self.execute("SELECT count(*) FROM packs")[0][0])
 
     def list_packs(self, offset: int, limit: int) -> list[PackRow]:
         rows = self.execute(
@@ -166,7 +244,7 @@ class PacksIndex(Tables):
         return rows[0][0] if rows else None
 
     @contextlib.contextmanager
-    def emoji_snapshot(self, batch: int = 2000) -> Iterator[tuple[int, Iterator[tuple[str, str, str, list[str]]]]]:
+    def emoji_snapshot(self, batch: int = 2000) -> Iterator[tuple[int, Iterator[EmojiEntry]]]:
         """(generation, rows) of one consistent snapshot, rows streamed in batches.
 
         A separate read-only connection: WAL lets it read while writers
@@ -176,9 +254,17 @@ class PacksIndex(Tables):
         try:
             conn.execute("BEGIN")
             generation = conn.execute("SELECT value FROM state WHERE key = 'emoji_generation'").fetchone()[0]
-            cursor = conn.execute("SELECT shortcode, pack, filename, tags FROM emoji ORDER BY pack, shortcode")
+            # Folders without pack.json join in as Pleroma's loader has them, but a
+            # shortcode a real pack holds is the pack's. One merge of two index walks.
+            cursor = conn.execute(
+                "SELECT shortcode, pack, filename, tags FROM emoji "
+                "UNION ALL "
+                "SELECT l.shortcode, l.folder, l.filename, l.tags FROM loose_emoji l "
+                "WHERE NOT EXISTS (SELECT 1 FROM emoji e WHERE e.shortcode = l.shortcode) "
+                "ORDER BY 2, 1"
+            )
 
-            def rows() -> Iterator[tuple[str, str, str, list[str]]]:
+            def rows() -> Iterator[EmojiEntry]:
                 while chunk := cursor.fetchmany(batch):
                     for shortcode, pack, filename, tags in chunk:
                         yield shortcode, pack, filename, json.loads(tags)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio.to_thread
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -16,7 +18,7 @@ from emojid.http.responses import JSON
 from emojid.http.uploads import spooled
 
 
-async def add_file_from(request: Request, params: dict, name: str) -> dict:
+async def add_file_from(request: Request, params: dict[str, Any], name: str) -> dict[str, str]:
     file = params.get("file")
     if file is None or file == "":
         raise BadRequest("Missing field: file.")
@@ -43,7 +45,7 @@ async def add_file(request: Request) -> Response:
     return JSON(await add_file_from(request, params, pack_name(params)))
 
 
-async def update_file_in(request: Request, params: dict, name: str) -> dict:
+async def update_file_in(request: Request, params: dict[str, Any], name: str) -> dict[str, str]:
     return await ctx(request).packs.update_file(
         name,
         text_param(params, "shortcode"),

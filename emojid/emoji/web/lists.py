@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,13 +23,15 @@ from starlette.responses import Response
 
 from emojid.context import ctx
 from emojid.emoji.index import EmojiIndex
+from emojid.emoji.index.packs import EmojiEntry
 from emojid.emoji.urls import emoji_path
+from emojid.files import make_temp_file
 from emojid.http.responses import FileAnswer, not_modified
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def custom_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
+def custom_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str) -> Iterator[str]:
     """Mastodon's list: every emoji, category = its pack."""
     yield "["
     first = True
@@ -43,7 +44,7 @@ def custom_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
     yield "]"
 
 
-def pleroma_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
+def pleroma_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str) -> Iterator[str]:
     """Pleroma's map: shortcode -> {image_url, tags}; a shortcode in two packs: the first pack's."""
     yield "{"
     seen: set[str] = set()
@@ -57,7 +58,7 @@ def pleroma_emoji_chunks(rows: Iterator[tuple], base_url: str) -> Iterator[str]:
     yield "}"
 
 
-KINDS: dict[str, Callable[[Iterator[tuple], str], Iterator[str]]] = {
+KINDS: dict[str, Callable[[Iterator[EmojiEntry], str], Iterator[str]]] = {
     "mastodon": custom_emoji_chunks,
     "pleroma": pleroma_emoji_chunks,
 }
@@ -90,7 +91,7 @@ class EmojiListCache:
 
     def _build(self, kind: str, index: EmojiIndex, base_url: str) -> ListFile:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{kind}-")
+        fd, tmp = make_temp_file(dir=self.directory, prefix=f".{kind}-")
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out, index.emoji_snapshot() as (generation, rows):

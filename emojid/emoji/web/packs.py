@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypedDict
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -20,8 +21,16 @@ from emojid.errors import BadRequest
 from emojid.http.params import int_param, json_object, read_params, text_param
 from emojid.http.responses import JSON
 
+log = logging.getLogger("emojid.packs")
 
-def pack_meta(row: PackRow) -> dict:
+
+class PackDocument(TypedDict):
+    files: dict[str, str]
+    files_count: int
+    pack: dict[str, Any]
+
+
+def pack_meta(row: PackRow) -> dict[str, Any]:
     """The "pack" object as listings show it: can-download, and download-sha256 when shareable."""
     meta = {k: v for k, v in row.meta.items() if k not in ("can-download", "download-sha256")}
     meta["can-download"] = row.shareable
@@ -30,7 +39,7 @@ def pack_meta(row: PackRow) -> dict:
     return meta
 
 
-def show_document(row: PackRow, files: dict[str, str]) -> dict:
+def show_document(row: PackRow, files: dict[str, str]) -> PackDocument:
     """What GET /emoji/pack answers (and `emojid pack show` prints)."""
     return {"files": files, "files_count": row.files_count, "pack": pack_meta(row)}
 
@@ -39,7 +48,7 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def pack_name(params: dict) -> str:
+def pack_name(params: dict[str, Any]) -> str:
     name = text_param(params, "name")
     if name is None or not name.strip():
         raise BadRequest("pack name cannot be empty")
@@ -95,8 +104,12 @@ async def delete_pack(request: Request) -> Response:
 
 
 async def import_packs(request: Request) -> Response:
-    await require(request, "admin:write")
-    return JSON(await ctx(request).packs.import_packs())
+    await require(request, "admin:write", changes_state=True)  # a GET that writes
+    imported, skipped = await ctx(request).packs.import_packs()
+    # Pleroma's answer is the list of names only: what was left out goes to the log.
+    for skip in skipped:
+        log.warning("import: pack %s: skipped %s: %s", skip.pack, skip.file, skip.reason)
+    return JSON(imported)
 
 
 async def _chunks(fh: BinaryIO) -> AsyncIterator[bytes]:

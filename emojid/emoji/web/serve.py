@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emojid.context import ctx
+from emojid.emoji.store import PackStore
 from emojid.errors import EmojidError, NotFound
 from emojid.http.responses import FileAnswer, not_modified
 from emojid.images import sniff_type
@@ -33,7 +34,7 @@ class Located:
     body: bytes | None  # the whole file when small and wanted whole
 
 
-def _locate(store, pack: str, filename: str, whole: bool) -> Located:
+def _locate(store: PackStore, pack: str, filename: str, whole: bool) -> Located:
     try:
         path = store.file_path(pack, filename)
     except EmojidError:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
+from emojid.emoji.urls import emoji_url
 from emojid.social import placeholders
 from emojid.social.handles import Naming
 from emojid.social.index import SocialIndex
@@ -75,7 +75,7 @@ class AccountView:
         for code in codes:
             if code in found:
                 pack, filename = found[code]
-                url = f"{base}/emoji/{quote(pack)}/{quote(filename)}"
+                url = emoji_url(base, pack, filename)
                 entries.append({"shortcode": code, "url": url, "static_url": url, "visible_in_picker": False})
         return entries
 

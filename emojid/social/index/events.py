@@ -1,47 +1,14 @@
-"""SQL of events, scrobbles, bookmark folders and backups."""
+"""SQL of events (rebased's): an event's facts, its participations, and the events an account joined."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emojid.db import Tables
-from emojid.errors import Unprocessable
+from emojid.social.index.statuses import Status
 from emojid.social.paging import Page
-
-
-@dataclass(frozen=True)
-class FolderRow:
-    id: str
-    account_id: str
-    name: str
-    emoji: str | None
-
-
-@dataclass(frozen=True)
-class ScrobbleRow:
-    id: str
-    account_id: str
-    title: str
-    artist: str | None
-    album: str | None
-    external_link: str | None
-    length: int | None
-    visibility: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class BackupRow:
-    id: str
-    account_id: str
-    file_name: str
-    content_type: str
-    file_size: int
-    processed: bool
-    state: str
-    inserted_at: str
 
 
 @dataclass(frozen=True)
@@ -74,11 +41,6 @@ class ParticipationRow:
     created_at: str
 
 
-_FOLDER = "id, account_id, name, emoji"
-_SCROBBLE = "id, account_id, title, artist, album, external_link, length, visibility, created_at"
-_BACKUP = "id, account_id, file_name, content_type, file_size, processed, state, inserted_at"
-
-
 _EVENT = "status_id, name, start_time, end_time, join_mode, location, updated_at"
 _PARTICIPATION = "id, status_id, account_id, state, message, created_at"
 
@@ -96,131 +58,12 @@ def _participation(row: tuple) -> ParticipationRow:
     return ParticipationRow(str(row[0]), str(row[1]), *row[2:])
 
 
-def _scrobble(row: tuple) -> ScrobbleRow:
-    return ScrobbleRow(str(row[0]), *row[1:])
-
-
-def _backup(row: tuple) -> BackupRow:
-    return BackupRow(*row[:5], bool(row[5]), *row[6:])
-
-
 class EventsIndex(Tables):
-    # -- bookmark folders ------------------------------------------------------------
+    # StatusesIndex's, for the statuses of joined events (both are mixins of SocialIndex).
+    _status_page: Callable[..., list[tuple[int, Status]]]
 
-    def bookmark_folders(self, account_id: str) -> list[FolderRow]:
-        rows = self.execute(f"SELECT {_FOLDER} FROM bookmark_folders WHERE account_id = ? "
-                            "ORDER BY created_at, CAST(id AS INTEGER)", (account_id,))
-        return [FolderRow(*r) for r in rows]
-
-    def bookmark_folder_owner(self, folder_id: str) -> str | None:
-        """The account a folder belongs to (what bookmarking into a folder checks)."""
-        rows = self.execute("SELECT account_id FROM bookmark_folders WHERE id = ?", (folder_id,))
-        return rows[0][0] if rows else None
-
-    def bookmark_folder(self, folder_id: str) -> FolderRow | None:
-        rows = self.execute(f"SELECT {_FOLDER} FROM bookmark_folders WHERE id = ?", (folder_id,))
-        return FolderRow(*rows[0]) if rows else None
-
-    def insert_bookmark_folder(self, folder: FolderRow, when: str) -> None:
-        def write() -> None:
-            try:
-                self.db.conn.execute("INSERT INTO bookmark_folders VALUES (?, ?, ?, ?, ?, ?)",
-                                     (folder.id, folder.account_id, folder.name, folder.emoji, when, when))
-            except sqlite3.IntegrityError:
-                raise Unprocessable("has already been taken") from None
-
-        self.transaction(write)
-
-    def update_bookmark_folder(self, folder: FolderRow, when: str) -> None:
-        def write() -> None:
-            try:
-                self.db.conn.execute("UPDATE bookmark_folders SET name = ?, emoji = ?, updated_at = ? WHERE id = ?",
-                                     (folder.name, folder.emoji, when, folder.id))
-            except sqlite3.IntegrityError:
-                raise Unprocessable("has already been taken") from None
-
-        self.transaction(write)
-
-    def delete_bookmark_folder(self, folder_id: str) -> bool:
-        """The folder goes; its bookmarks stay, outside any folder (Pleroma's nilify_all)."""
-
-        def write() -> bool:
-            conn = self.db.conn
-            conn.execute("UPDATE bookmarks SET folder_id = NULL WHERE folder_id = ?", (folder_id,))
-            return bool(conn.execute("DELETE FROM bookmark_folders WHERE id = ?", (folder_id,)).rowcount)
-
-        return self.transaction(write)
-
-    # -- scrobbles -------------------------------------------------------------------
-
-    def insert_scrobble(self, row: ScrobbleRow) -> None:
-        self.transaction(lambda: self.db.conn.execute(
-            f"INSERT INTO scrobbles ({_SCROBBLE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (int(row.id), row.account_id, row.title, row.artist, row.album, row.external_link, row.length,
-             row.visibility, row.created_at)))
-
-    def scrobbles(self, account_id: str, visibilities: tuple[str, ...], page: Page) -> list[ScrobbleRow]:
-        """Newest first, paged by id."""
-        marks = ",".join("?" * len(visibilities))
-        paging, params, order = page.sql("id")
-        rows = self.execute(
-            f"SELECT {_SCROBBLE} FROM scrobbles WHERE account_id = ? AND visibility IN ({marks}){paging}{order}",
-            (account_id, *visibilities, *params))
-        return page.arrange([_scrobble(r) for r in rows])
-
-    # -- backups ---------------------------------------------------------------------
-
-    def insert_backup(self, row: BackupRow) -> None:
-        self.transaction(lambda: self.db.conn.execute(
-            f"INSERT INTO backups ({_BACKUP}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (row.id, row.account_id, row.file_name, row.content_type, row.file_size, int(row.processed),
-             row.state, row.inserted_at)))
-
-    def backups(self, account_id: str) -> list[BackupRow]:
-        rows = self.execute(f"SELECT {_BACKUP} FROM backups WHERE account_id = ? ORDER BY CAST(id AS INTEGER) DESC",
-                            (account_id,))
-        return [_backup(r) for r in rows]
-
-    def backup(self, backup_id: str) -> BackupRow | None:
-        rows = self.execute(f"SELECT {_BACKUP} FROM backups WHERE id = ?", (backup_id,))
-        return _backup(rows[0]) if rows else None
-
-    def backup_by_file(self, file_name: str) -> BackupRow | None:
-        rows = self.execute(f"SELECT {_BACKUP} FROM backups WHERE file_name = ?", (file_name,))
-        return _backup(rows[0]) if rows else None
-
-    def unfinished_backups(self) -> list[BackupRow]:
-        rows = self.execute(f"SELECT {_BACKUP} FROM backups WHERE state IN ('pending', 'running') "
-                            "ORDER BY CAST(id AS INTEGER)")
-        return [_backup(r) for r in rows]
-
-    def set_backup_state(self, backup_id: str, state: str, file_size: int | None = None) -> None:
-        processed = int(state == "complete")
-        self.transaction(lambda: self.db.conn.execute(
-            "UPDATE backups SET state = ?, processed = ?, file_size = coalesce(?, file_size) WHERE id = ?",
-            (state, processed, file_size, backup_id)))
-
-    def account_media_files(self, account_id: str) -> list[str]:
-        """File names of every media row of an account, oldest first (for backups)."""
-        return [r[0] for r in self.execute("SELECT filename FROM media WHERE account_id = ? ORDER BY created_at, id",
-                                           (account_id,))]
-
-    def delete_backup(self, backup_id: str) -> bool:
-        return bool(self.transaction(lambda: self.db.conn.execute(
-            "DELETE FROM backups WHERE id = ?", (backup_id,)).rowcount))
-
-    # -- events ----------------------------------------------------------------------
-
-    def insert_event(self, event: EventRow, organizer_id: str, participation_id: int, when: str) -> None:
-        """The event's facts and its organizer as first (accepted) participant, together."""
-
-        def write() -> None:
-            conn = self.db.conn
-            conn.execute(f"INSERT INTO events ({_EVENT}) VALUES (?, ?, ?, ?, ?, ?, ?)", _event_values(event, None))
-            conn.execute("INSERT INTO event_participations VALUES (?, ?, ?, 'accept', NULL, ?)",
-                         (participation_id, int(event.status_id), organizer_id, when))
-
-        self.transaction(write)
+    def insert_event(self, event: EventRow) -> None:
+        self.execute(f"INSERT INTO events ({_EVENT}) VALUES (?, ?, ?, ?, ?, ?, ?)", _event_values(event, None))
 
     def event(self, status_id: int | str) -> EventRow | None:
         rows = self.execute(f"SELECT {_EVENT} FROM events WHERE status_id = ?", (int(status_id),))
@@ -293,3 +136,12 @@ class EventsIndex(Tables):
         row = self.execute("SELECT coalesce(sum(state = 'accept'), 0), coalesce(sum(state = 'pending'), 0)"
                            " FROM event_participations WHERE status_id = ?", (int(status_id),))[0]
         return int(row[0]), int(row[1])
+
+    def joined_events_page(self, viewer_id: str, page: Page, state: str | None = None) -> list[tuple[int, Status]]:
+        """(paging key, status) of the events the viewer joined (or asked to, in `state`), the latest join first."""
+        where, params = "ep.account_id = ?", [viewer_id]
+        if state is not None:
+            where += " AND ep.state = ?"
+            params.append(state)
+        return self._status_page(viewer_id, where, params, page, join="JOIN event_participations ep"
+                                 " ON ep.status_id = s.id", key="ep.id")

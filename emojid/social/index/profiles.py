@@ -242,10 +242,6 @@ class ProfilesIndex(Tables):
         rows = self.execute(f"SELECT {_MEDIA} FROM media WHERE id = ?", (media_id,))
         return MediaRow(*rows[0]) if rows else None
 
-    def media_by_filename(self, filename: str) -> MediaRow | None:
-        rows = self.execute(f"SELECT {_MEDIA} FROM media WHERE filename = ?", (filename,))
-        return MediaRow(*rows[0]) if rows else None
-
     def update_media(self, media_id: str, description: str | None, focus: str | None) -> None:
         def write() -> None:
             if description is not None:

@@ -13,14 +13,17 @@ and never when the author is deactivated or blocks the viewer.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from emojid.db import Tables
 from emojid.ids import now_iso
+from emojid.social.index.notifications import Notice
+from emojid.social.paging import Page
 
 PUBLIC_LIKE = ("public", "unlisted", "local")
 _LIVE = "(r.expires_at IS NULL OR r.expires_at > ?)"
+_ONLY_MEDIA = " AND EXISTS (SELECT 1 FROM status_media sm WHERE sm.status_id = s.id)"
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,14 @@ class NewStatus:
 
 
 class StatusesIndex(Tables):
+    # NotificationsIndex's and ConversationsIndex's, written in a status's transaction
+    # (all are mixins of SocialIndex).
+    _insert_notice: Callable[[Notice, str], None]
+    _bump_conversation: Callable[[str, str, list[str], str], None]
+
     # -- statuses ----------------------------------------------------------------
 
-    def insert_status(self, status_id: int, new: NewStatus, when: str, notices: list = ()) -> Status:
+    def insert_status(self, status_id: int, new: NewStatus, when: str, notices: Sequence[Notice] = ()) -> Status:
         """Write a status with its mentions, media, tags and `notices` (Notice rows) in one transaction;
         a direct one also starts or bumps its conversation."""
 
@@ -141,13 +149,6 @@ class StatusesIndex(Tables):
         rows = self.execute(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = ?", (int(status_id),))
         return _status(rows[0]) if rows else None
 
-    def statuses_by_ids(self, ids: list[int | str]) -> dict[str, Status]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.execute(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id IN ({marks})", [int(i) for i in ids])
-        return {str(r[0]): _status(r) for r in rows}
-
     def visible_status(self, status_id: int | str, viewer_id: str | None) -> Status | None:
         condition, params = visible_sql(viewer_id, now_iso())
         rows = self.execute(f"SELECT {_COLUMNS} FROM statuses s JOIN accounts a ON a.id = s.account_id"
@@ -170,13 +171,6 @@ class StatusesIndex(Tables):
         return [r[0] for r in self.execute("SELECT tag FROM status_tags WHERE status_id = ? ORDER BY rowid",
                                            (int(status_id),))]
 
-    def media_in_use(self, media_ids: list[str]) -> set[str]:
-        if not media_ids:
-            return set()
-        marks = ",".join("?" * len(media_ids))
-        return {r[0] for r in self.execute(f"SELECT media_id FROM status_media WHERE media_id IN ({marks})",
-                                           list(media_ids))}
-
     def status_counts(self, status_id: int | str) -> tuple[int, int, int]:
         """(replies that are public or unlisted, favourites, quotes) of a status."""
         sid = int(status_id)
@@ -190,10 +184,15 @@ class StatusesIndex(Tables):
     def statuses_count(self, account_id: str) -> int:
         return self.execute("SELECT COUNT(*) FROM statuses WHERE account_id = ?", (account_id,))[0][0]
 
+    def local_status_count(self) -> int:
+        """The instance's posts, as Pleroma counts them (its users' note_count): public, unlisted and local ones."""
+        marks = ", ".join("?" * len(PUBLIC_LIKE))
+        return int(self.execute(f"SELECT COUNT(*) FROM statuses WHERE visibility IN ({marks})", PUBLIC_LIKE)[0][0])
+
     # -- timelines ------------------------------------------------------------------
 
-    def status_page(self, viewer_id: str | None, where: str, params: list, page: Any, *,
-                    with_muted: bool = True, join: str = "", key: str = "s.id") -> list[tuple[int, Status]]:
+    def _status_page(self, viewer_id: str | None, where: str, params: list, page: Page, *,
+                     with_muted: bool = True, join: str = "", key: str = "s.id") -> list[tuple[int, Status]]:
         """(paging key, status) of statuses the viewer may read matching `where`, newest first."""
         now = now_iso()
         visible, visible_params = visible_sql(viewer_id, now)
@@ -204,6 +203,40 @@ class StatusesIndex(Tables):
             f" WHERE ({where}) AND {visible}{quiet}{paging}{order}",
             [*params, *visible_params, *quiet_params, *paging_params])
         return page.arrange([(r[0], _status(r[1:])) for r in rows])
+
+    def home_page(self, viewer_id: str, page: Page, *, with_muted: bool = False) -> list[tuple[int, Status]]:
+        """The viewer's own statuses, those of accounts it follows, and those mentioning it."""
+        where = ("s.account_id = ? OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ?"
+                 " AND f.followed_id = s.account_id AND f.state = 'accept')"
+                 " OR EXISTS (SELECT 1 FROM status_mentions m WHERE m.status_id = s.id AND m.account_id = ?)")
+        return self._status_page(viewer_id, where, [viewer_id] * 3, page, with_muted=with_muted)
+
+    def public_page(self, viewer_id: str | None, page: Page, *, only_media: bool = False,
+                    with_muted: bool = False) -> list[tuple[int, Status]]:
+        where = "s.visibility IN ('public', 'local')" + (_ONLY_MEDIA if only_media else "")
+        return self._status_page(viewer_id, where, [], page, with_muted=with_muted)
+
+    def account_page(self, viewer_id: str | None, author_id: str, page: Page, *, only_media: bool = False,
+                     exclude_replies: bool = False, tag: str | None = None) -> list[tuple[int, Status]]:
+        """An author's statuses; `tag`: only those with that (normalised) hashtag."""
+        where, params = "s.account_id = ?", [author_id]
+        if only_media:
+            where += _ONLY_MEDIA
+        if exclude_replies:
+            where += " AND s.in_reply_to_id IS NULL"
+        if tag is not None:
+            where += " AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.tag = ?)"
+            params.append(tag)
+        return self._status_page(viewer_id, where, params, page, with_muted=True)
+
+    def quotes_page(self, viewer_id: str | None, status_id: int | str, page: Page) -> list[tuple[int, Status]]:
+        return self._status_page(viewer_id, "s.quote_id = ?", [int(status_id)], page)
+
+    def thread_page(self, viewer_id: str, context: str, page: Page, *, direct_only: bool = False,
+                    with_muted: bool = True) -> list[tuple[int, Status]]:
+        """The statuses of one thread (`context`); `direct_only`: its direct ones."""
+        where = "s.context = ? AND s.visibility = 'direct'" if direct_only else "s.context = ?"
+        return self._status_page(viewer_id, where, [context], page, with_muted=with_muted)
 
     def context_statuses(self, context: str, viewer_id: str | None) -> list[Status]:
         now = now_iso()
@@ -222,8 +255,8 @@ class StatusesIndex(Tables):
     # -- favourites ------------------------------------------------------------------
 
     def add_favourite(self, favourite_id: int, account_id: str, status_id: int | str, when: str,
-                      notice: Any = None) -> bool:
-        """True when it is new; only then is `notice` (a Notice) written, in the same transaction."""
+                      notice: Notice | None = None) -> bool:
+        """True when it is new; only then is `notice` written, in the same transaction."""
 
         def write() -> bool:
             added = self.db.conn.execute("INSERT OR IGNORE INTO favourites VALUES (?, ?, ?, ?)",
@@ -253,6 +286,16 @@ class StatusesIndex(Tables):
         return [r[0] for r in self.execute("SELECT account_id FROM favourites WHERE status_id = ? ORDER BY id DESC",
                                            (int(status_id),))]
 
+    def favourites_page(self, viewer_id: str, page: Page) -> list[tuple[int, Status]]:
+        """The viewer's favourites, paged by when they were made."""
+        return self._status_page(viewer_id, "fav.account_id = ?", [viewer_id], page,
+                                 join="JOIN favourites fav ON fav.status_id = s.id", key="fav.id")
+
+    def favourited_by_page(self, viewer_id: str | None, account_id: str, page: Page) -> list[tuple[int, Status]]:
+        """Another account's favourites the viewer may read, paged by status id."""
+        where = "EXISTS (SELECT 1 FROM favourites fav WHERE fav.status_id = s.id AND fav.account_id = ?)"
+        return self._status_page(viewer_id, where, [account_id], page)
+
     def account_favourite_ids(self, account_id: str) -> list[str]:
         """Ids of the statuses an account favourited, oldest favourite first (for backups)."""
         return [str(r[0]) for r in self.execute("SELECT status_id FROM favourites WHERE account_id = ? ORDER BY id",
@@ -278,10 +321,14 @@ class StatusesIndex(Tables):
                             (account_id, int(status_id)))
         return (True, rows[0][0]) if rows else (False, None)
 
-    def unfile_bookmarks(self, folder_id: str) -> int:
-        """A folder is going away: its bookmarks stay, outside any folder (Pleroma's nilify)."""
-        return self.transaction(lambda: self.db.conn.execute(
-            "UPDATE bookmarks SET folder_id = NULL WHERE folder_id = ?", (folder_id,)).rowcount)
+    def bookmarks_page(self, viewer_id: str, page: Page, folder_id: str | None = None) -> list[tuple[int, Status]]:
+        """The viewer's bookmarks (in `folder_id` only, when given), paged by when they were made."""
+        where, params = "b.account_id = ?", [viewer_id]
+        if folder_id is not None:
+            where += " AND b.folder_id = ?"
+            params.append(folder_id)
+        return self._status_page(viewer_id, where, params, page,
+                                 join="JOIN bookmarks b ON b.status_id = s.id", key="b.id")
 
     def account_bookmarks(self, account_id: str) -> list[tuple[str, str | None]]:
         """(status id, folder id) of every bookmark of an account, oldest first (for backups)."""

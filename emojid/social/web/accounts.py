@@ -15,13 +15,12 @@ from emojid.auth.callers import require
 from emojid.auth.index.accounts import Account
 from emojid.context import ctx
 from emojid.errors import BadRequest, NotFound
-from emojid.http.params import int_param, read_params, text_param
+from emojid.http.params import bool_param, bool_value, int_param, read_params, text_param
 from emojid.http.responses import JSON
 from emojid.http.uploads import CLEAR, image_param
 from emojid.social.handles import Naming
 from emojid.social.index.relationships import BLOCK, ENDORSEMENT, MUTE
 from emojid.social.media import LIMITS
-from emojid.social.profiles import boolean_like
 from emojid.social.relationships import MAX_MUTE_SECONDS, Relationships
 from emojid.social.web.account_common import account_by_id, optional_account, require_any, run, view
 
@@ -33,9 +32,9 @@ def _relationships(request: Request) -> Relationships:
     return ctx(request).social.relationships
 
 
-def _flag(params: dict, name: str, default: bool | None = None) -> bool | None:
-    value = params.get(name)
-    return default if value is None or value == "" else boolean_like(value, name)
+def _optional_flag(params: dict, name: str) -> bool | None:
+    """None when absent: the relationship keeps what it had."""
+    return None if params.get(name) in (None, "") else bool_param(params, name)
 
 
 async def _own(request: Request, account: Account) -> dict:
@@ -72,7 +71,7 @@ async def update_credentials(request: Request) -> Response:
 
 def _embed(request: Request) -> bool:
     value = request.query_params.get("with_relationships")
-    return value is not None and boolean_like(value, "with_relationships")
+    return value is not None and bool_value(value, "with_relationships")
 
 
 async def show(request: Request) -> Response:
@@ -158,13 +157,13 @@ def _action(scopes: tuple[str, ...], act: Callable[[Relationships, Account, Acco
 
 
 def _follow(rel: Relationships, me: Account, other: Account, params: dict) -> None:
-    rel.follow(me, other, reblogs=_flag(params, "reblogs"), notify=_flag(params, "notify"))
+    rel.follow(me, other, reblogs=_optional_flag(params, "reblogs"), notify=_optional_flag(params, "notify"))
 
 
 def _mute(rel: Relationships, me: Account, other: Account, params: dict) -> None:
     fallback = int_param(params, "expires_in", 0, maximum=MAX_MUTE_SECONDS)
     duration = int_param(params, "duration", fallback, maximum=MAX_MUTE_SECONDS)
-    rel.mute(me, other, notifications=bool(_flag(params, "notifications", True)), duration=duration)
+    rel.mute(me, other, notifications=bool_param(params, "notifications", True), duration=duration)
 
 
 FOLLOW = ("follow", "write:follows")

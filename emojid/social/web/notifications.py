@@ -8,13 +8,13 @@ from starlette.responses import Response
 from emojid.auth.callers import require
 from emojid.context import ctx
 from emojid.errors import BadRequest, NotFound
-from emojid.http.params import read_params
+from emojid.http.params import bool_param, read_params
 from emojid.http.responses import JSON
 from emojid.social.notifications import Notifications
 from emojid.social.paging import Page, id_param, link_header, parse_id
 from emojid.social.statuses import list_param
 from emojid.social.web.account_common import run
-from emojid.social.web.status_common import collect_lists, flag
+from emojid.social.web.status_common import collect_lists
 
 
 def _service(request: Request) -> Notifications:
@@ -27,7 +27,7 @@ async def index(request: Request) -> Response:
     page = Page.parse(params)
     types = list_param(params, "types") or list_param(params, "include_types") or None
     exclude = list_param(params, "exclude_types")
-    with_muted = flag(params, "with_muted")
+    with_muted = bool_param(params, "with_muted")
     service = _service(request)
     index_ = ctx(request).social.index
 

@@ -13,10 +13,11 @@ from starlette.responses import Response
 
 from emojid.auth.callers import require
 from emojid.context import ctx
+from emojid.http.params import bool_param
 from emojid.http.responses import JSON
 from emojid.social.reactions import Reactions
 from emojid.social.web.account_common import optional_account, run
-from emojid.social.web.status_common import flag, status_view, statuses
+from emojid.social.web.status_common import status_view, statuses
 
 
 def _reactions(request: Request) -> Reactions:
@@ -42,7 +43,7 @@ def change_reaction(adding: bool):
 
 async def index(request: Request) -> Response:
     viewer = await optional_account(request, "read:statuses")
-    with_muted = flag(dict(request.query_params), "with_muted")
+    with_muted = bool_param(dict(request.query_params), "with_muted")
     only = request.path_params.get("emoji")
     renderer = status_view(request)
 

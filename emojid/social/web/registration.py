@@ -5,13 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emojid.auth.accounts import TOP_SCOPES
 from emojid.auth.web.oauth import token_answer
 from emojid.context import ctx
 from emojid.errors import BadRequest, Forbidden
-from emojid.http.params import read_params, text_param
+from emojid.http.params import bool_value, read_params, text_param
 from emojid.http.responses import JSON
-from emojid.social.profiles import boolean_like
+from emojid.social.entities.twitter_users import TwitterUserView
 from emojid.social.registration import Registration, SignUp
 from emojid.social.web.account_common import run
 
@@ -40,8 +39,7 @@ async def _calling_app(request: Request):
 async def _answer(request: Request, registered, app) -> Response:
     if registered.pending:
         return JSON(PENDING[registered.pending])
-    scopes = " ".join(s for s in (app.scopes if app else " ".join(TOP_SCOPES[:-1])).split()
-                      if not s.startswith("admin"))
+    scopes = " ".join(s for s in app.scopes.split() if not s.startswith("admin"))
     access, refresh, token = await run(ctx(request).accounts.issue_token, registered.account, app, scopes or "read")
     return JSON(token_answer(access, refresh, token, registered.account))
 
@@ -53,7 +51,7 @@ async def create_account(request: Request) -> Response:
     for name in ("username", "password", "agreement"):
         if params.get(name) is None:
             raise BadRequest(f"Missing field: {name}.")
-    boolean_like(params["agreement"], "agreement")
+    bool_value(params["agreement"], "agreement")
     if params.get("email") is None and ctx(request).config.instance.account_activation_required:
         raise BadRequest("Missing parameter: email")
     signup = SignUp(
@@ -70,7 +68,8 @@ async def create_account(request: Request) -> Response:
 
 
 async def register_2019(request: Request) -> Response:
-    """POST /api/account/register: the 2019 TwitterAPI form (nickname, confirm, ...), no app needed."""
+    """POST /api/account/register: the 2019 TwitterAPI form (nickname, confirm, ...), no app needed;
+    answers the TwitterAPI user."""
     params = await read_params(request)
     signup = SignUp(
         nickname=text_param(params, "nickname"),
@@ -82,7 +81,11 @@ async def register_2019(request: Request) -> Response:
         confirm=text_param(params, "confirm"),
     )
     registered = await run(_registration(request).register, signup, params)
-    return await _answer(request, registered, None)
+    if registered.pending:
+        return JSON(PENDING[registered.pending])
+    # Pleroma's TwitterAPI answered the new user (UserView "show.json"), and issued no token.
+    view = TwitterUserView(ctx(request).social.index, ctx(request).config)
+    return JSON(await run(view.user, registered.account))
 
 
 async def captcha(request: Request) -> Response:

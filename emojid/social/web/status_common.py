@@ -9,11 +9,11 @@ from starlette.responses import Response
 
 from emojid.auth.index.accounts import Account
 from emojid.context import ctx
+from emojid.http.params import bool_param
 from emojid.http.responses import JSON
 from emojid.social.entities.statuses import StatusView
 from emojid.social.index.statuses import Status
 from emojid.social.paging import Page, link_header
-from emojid.social.profiles import boolean_like
 from emojid.social.statuses import Statuses
 from emojid.social.web.account_common import run
 
@@ -24,11 +24,6 @@ def statuses(request: Request) -> Statuses:
 
 def status_view(request: Request) -> StatusView:
     return ctx(request).social.status_view()
-
-
-def flag(params: dict, name: str) -> bool:
-    value = params.get(name)
-    return False if value is None or value == "" else boolean_like(value, name)
 
 
 def collect_lists(request: Request, params: dict, *names: str) -> dict:
@@ -49,7 +44,7 @@ async def timeline(request: Request, viewer: Account | None,
                    fetch: Callable[[Page, dict], list[tuple[int, Status]]], maximum: int = 40) -> Response:
     params = dict(request.query_params)
     page = Page.parse(params, maximum=maximum)
-    with_muted = flag(params, "with_muted")
+    with_muted = bool_param(params, "with_muted")
     renderer = status_view(request)
 
     def build() -> tuple[list, list]:

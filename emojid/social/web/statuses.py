@@ -15,13 +15,13 @@ from emojid.auth.callers import require
 from emojid.auth.index.accounts import Account
 from emojid.context import ctx
 from emojid.errors import Forbidden, NotFound
-from emojid.http.params import read_params
+from emojid.http.params import bool_param, read_params
 from emojid.http.responses import JSON
 from emojid.social.index.statuses import Status
 from emojid.social.paging import Page
 from emojid.social.statuses import Statuses, list_param
 from emojid.social.web.account_common import account_by_id, optional_account, run, view
-from emojid.social.web.status_common import collect_lists, flag, status_view, statuses, timeline
+from emojid.social.web.status_common import collect_lists, status_view, statuses, timeline
 
 # -- single statuses --------------------------------------------------------------------------
 
@@ -43,7 +43,7 @@ async def show_many(request: Request) -> Response:
     viewer = await optional_account(request, "read:statuses")
     params = collect_lists(request, dict(request.query_params), "id", "ids")
     ids = list_param(params, "id") or list_param(params, "ids")
-    with_muted = flag(params, "with_muted")
+    with_muted = bool_param(params, "with_muted")
     renderer = status_view(request)
 
     def build() -> list:
@@ -56,7 +56,7 @@ async def show_many(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     viewer = await optional_account(request, "read:statuses")
-    with_muted = flag(dict(request.query_params), "with_muted")
+    with_muted = bool_param(dict(request.query_params), "with_muted")
     renderer = status_view(request)
 
     def build() -> dict:
@@ -137,14 +137,14 @@ async def home(request: Request) -> Response:
     actor = await require(request, "read:statuses")
     service = statuses(request)
     return await timeline(request, actor.account,
-                          lambda page, p: service.home(actor.account, page, flag(p, "with_muted")))
+                          lambda page, p: service.home(actor.account, page, bool_param(p, "with_muted")))
 
 
 async def public(request: Request) -> Response:
     viewer = await optional_account(request, "read:statuses")
     service = statuses(request)
     return await timeline(request, viewer, lambda page, p: service.public(
-        viewer, page, only_media=flag(p, "only_media"), with_muted=flag(p, "with_muted")))
+        viewer, page, only_media=bool_param(p, "only_media"), with_muted=bool_param(p, "with_muted")))
 
 
 async def account_statuses(request: Request) -> Response:
@@ -155,10 +155,10 @@ async def account_statuses(request: Request) -> Response:
     service = statuses(request)
 
     def fetch(page: Page, p: dict) -> list:
-        if flag(p, "pinned"):
+        if bool_param(p, "pinned"):
             return []  # nothing is pinned here
-        return service.by_account(viewer, author, page, only_media=flag(p, "only_media"),
-                                  exclude_replies=flag(p, "exclude_replies"), tagged=p.get("tagged"))
+        return service.by_account(viewer, author, page, only_media=bool_param(p, "only_media"),
+                                  exclude_replies=bool_param(p, "exclude_replies"), tagged=p.get("tagged"))
 
     return await timeline(request, viewer, fetch)
 
