@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench clean
+.PHONY: run test fuzz bench clean
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(BIN)/ruff check emojid tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n auto
+
+# Schemathesis for longer: FUZZ_EXAMPLES per operation (default 100), negative data too, every phase.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -q -s tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

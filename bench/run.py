@@ -38,6 +38,10 @@ RESULTS = HERE / "results"
 EMOJID = Path(sys.executable).with_name("emojid")
 
 LISTING = "/api/v1/pleroma/emoji/packs"
+LINT = "/api/v1/emojid/lint"
+SEARCH = "/api/v1/emojid/search"
+EXPORT = "/api/v1/emojid/packs/export"
+EXPORT_FORMATS = ("pleroma", "mastodon", "misskey")
 SHOW = "/api/v1/pleroma/emoji/pack"
 HEALTH = "/api/v1/pleroma/healthcheck"
 
@@ -49,6 +53,10 @@ NEW_PACK = "bench_new_pack"  # sorts before "big": first on page 1
 
 REQUESTS = 200
 RSS_TARGET_MB = 150
+ANIMATED_FILES = 5000  # the animated pack of the static-frame figure
+
+# walk+stat of the corpus (bench_reindex), the yardstick of the lint target.
+WALK_SECONDS: float | None = None
 
 
 class BenchError(Exception):
@@ -398,7 +406,9 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.005) -> flo
 def bench_reindex(config: Path) -> None:
     say("== reindex (cold: no database) ==")
     packs_dir = CORPUS / "packs"
+    global WALK_SECONDS
     walk_s, files, size = walk_stat(packs_dir)
+    WALK_SECONDS = walk_s
     fresh_state(CORPUS)
     started = time.perf_counter()
     done = subprocess.run([str(EMOJID), "--config", str(config), "reindex"], env=clean_env(),
@@ -507,6 +517,158 @@ def bench_emoji_lists(client: httpx.Client) -> None:
             raise BenchError(f"{path}: no ETag")
         not_modified = [get(client, path, expect=304, headers={"if-none-match": etag})[0] for _ in range(50)]
         check(f"{path} If-None-Match 304 p50", ms(p50(not_modified)), "< 20 ms", p50(not_modified) < 0.020)
+
+
+def emojid_cli(config: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(EMOJID), "--config", str(config), *args], env=clean_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def bench_lint(client: httpx.Client, config: Path) -> None:
+    say("== lint (reads the index: no image decoded) ==")
+    done = emojid_cli(config, "user", "create", "benchlint", "--password", "bench-lint-password", "--admin")
+    if done.returncode != 0 and "already" not in done.stderr:
+        raise BenchError(f"emojid user create failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
+    done = emojid_cli(config, "token", "create", "benchlint", "--scopes", "read admin")
+    if done.returncode != 0 or not done.stdout.strip():
+        raise BenchError(f"emojid token create failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
+    headers = {"authorization": f"Bearer {done.stdout.strip()}"}
+    times = []
+    for _ in range(3):
+        elapsed, r = get(client, LINT, headers=headers, timeout=600)
+        times.append(elapsed)
+    findings = r.json()["findings"]
+    by_code: dict[str, int] = {}
+    for finding in findings:
+        by_code[finding["code"]] = by_code.get(finding["code"], 0) + 1
+    info("lint findings", f"{len(findings)} ({', '.join(f'{k} {v}' for k, v in sorted(by_code.items())) or 'none'}; "
+                          f"{len(r.content) / 1e6:.1f} MB of JSON)")
+    best = min(times)
+    walk = WALK_SECONDS
+    if walk is None:
+        info("lint of the corpus via GET /api/v1/emojid/lint (best of 3)", f"{best:.2f} s (no walk+stat to compare)")
+    else:
+        check("lint of the corpus via GET /api/v1/emojid/lint (best of 3)", f"{best:.2f} s",
+              f"<= 2x walk+stat = {2 * walk:.2f} s", best <= 2 * walk)
+    started = time.perf_counter()
+    done = emojid_cli(config, "lint", "--json")
+    if done.returncode not in (0, 1):
+        raise BenchError(f"emojid lint failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
+    info("emojid lint --json (incl. interpreter start and reconcile beside the server)",
+         f"{time.perf_counter() - started:.2f} s, exit status {done.returncode}")
+
+
+def bench_search(client: httpx.Client) -> None:
+    say("== search over every emoji (FTS5 trigram and b-tree indexes) ==")
+    exact = gc.shortcode(500, 42)
+    targets = [(SEARCH, {"q": q}) for q in (exact, gc.shortcode(777, 1)[:-2], "e42", "0777", "p0", "zzzz")]
+
+    def sane(i: int, r: httpx.Response) -> None:
+        hits = r.json()
+        if i == 0 and (not hits or hits[0]["shortcode"] != exact):
+            raise BenchError(f"search {exact}: {hits[:2]}")
+        if i in (1, 2, 3, 4) and len(hits) != 40:
+            raise BenchError(f"search {targets[i][1]}: {len(hits)} hits, expected 40")
+
+    times = latency_series(client, targets, REQUESTS, sane)
+    every = [t for ts in times.values() for t in ts]
+    info("search measured", ", ".join(f"{t[1]['q']!r} ({ms(p50(times[i]))})" for i, t in enumerate(targets))
+         + f"; {len(every)} requests, limit 40")
+    check("search p50", ms(p50(every)), "< 10 ms", p50(every) < 0.010)
+    info("search p95", ms(pct(every, 95)))
+
+
+def _reference(cmd: list[str], cwd: Path, tmp: str) -> tuple[float, str]:
+    """Seconds and peak RSS of one command (GNU time's, when there is /usr/bin/time: the
+    rusage of a child Python forks counts the fork's own pages)."""
+    timed = ["/usr/bin/time", "-f", "%M", "-o", f"{tmp}/rss", *cmd] if os.path.exists("/usr/bin/time") else cmd
+    started = time.perf_counter()
+    done = subprocess.run(timed, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(cmd)} failed with exit status {done.returncode}")
+    with contextlib.suppress(OSError, ValueError):
+        return elapsed, f"{int(Path(f'{tmp}/rss').read_text().split()[-1]) / 1024:.0f} MB"
+    return elapsed, "not measured"
+
+
+def bench_export(server: Server) -> None:
+    say("== export of pack `big` (1 GB) for Pleroma, Mastodon, Misskey ==")
+    import tempfile
+
+    _walk, files, folder = walk_stat(CORPUS / "packs" / "big")
+    peaks = []
+    for fmt in EXPORT_FORMATS:
+        server.rss.phase = f"export {fmt}"
+        n, elapsed, headers = download(f"{server.base}{EXPORT}?name=big&format={fmt}")
+        if n != int(headers.get("content-length", -1)) or n < folder:
+            raise BenchError(f"export {fmt}: {n} bytes (content-length {headers.get('content-length')}), "
+                             f"the folder holds {folder}")
+        peak = server.rss.by_phase.get(server.rss.phase, 0) / 1024
+        peaks.append(peak)
+        how = "the built archive" if fmt == "pleroma" else "written to cache_dir, then streamed"
+        info(f"export {fmt} via emojid", f"{n / 1e6 / elapsed:.0f} MB/s ({n / 1e9:.2f} GB in {elapsed:.1f} s, "
+                                         f"{how}), server peak RSS {peak:.0f} MB")
+    # The references write next to the corpus (the same disk), never into packs_dir.
+    with tempfile.TemporaryDirectory(dir=CORPUS, prefix=".bench-export-") as tmp:
+        for label, cmd, out in (("tar czf", ["tar", "czf", f"{tmp}/big.tar.gz", "big"], f"{tmp}/big.tar.gz"),
+                                ("zip -0", ["zip", "-0", "-q", "-r", f"{tmp}/big.zip", "big"], f"{tmp}/big.zip")):
+            elapsed, rss = _reference(cmd, CORPUS / "packs", tmp)
+            info(f"{label} of the same folder ({files} files)",
+                 f"{os.path.getsize(out) / 1e6 / elapsed:.0f} MB/s ({elapsed:.1f} s), peak RSS {rss}")
+    check("export peak RSS, any format (memory flat in the pack's size)", f"{max(peaks):.0f} MB",
+          f"< {RSS_TARGET_MB} MB", max(peaks) < RSS_TARGET_MB)
+
+
+def bench_static_frames() -> None:
+    """An animated pack of ANIMATED_FILES small GIFs in a temp store: file facts read
+    when it is indexed, then every static frame built (in-process: no server)."""
+    import io
+    import tempfile
+
+    from PIL import Image
+
+    from emojid.config import load
+    from emojid.emoji.packs import PackService
+    from emojid.migrations import open_database
+
+    say(f"== static frames ({ANIMATED_FILES}-file animated pack) ==")
+    with tempfile.TemporaryDirectory(prefix="emojid-bench-static-") as tmp:
+        root = Path(tmp)
+        (root / "emojid.toml").write_text(gc.CONFIG)
+        config = load(root / "emojid.toml", environ={})
+        directory = root / "packs" / "animated"
+        directory.mkdir(parents=True)
+        files = {}
+        for k in range(ANIMATED_FILES):
+            frames = [Image.new("RGB", (32, 32), (k % 251, (k // 251) % 251, c)) for c in (0, 128, 255)]
+            buf = io.BytesIO()
+            frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+            (directory / f"a{k:04d}.gif").write_bytes(buf.getvalue())
+            files[f"a{k:04d}"] = f"a{k:04d}.gif"
+        (directory / "pack.json").write_bytes(gc.pack_json(files, "animated"))
+        database = open_database(config.database_path)
+        try:
+            service = PackService.open(config, database)
+            started = time.perf_counter()
+            service.reconcile_sync()
+            indexed = time.perf_counter() - started
+            animated = service.index.animated_files()
+            if len(animated) != ANIMATED_FILES:
+                raise BenchError(f"static frames: {len(animated)} animated files indexed, expected {ANIMATED_FILES}")
+            info("file facts of the pack (SHA-256 + image header, first indexing)",
+                 f"{indexed:.2f} s ({ANIMATED_FILES / indexed:.0f} files/s)")
+            started = time.perf_counter()
+            service.reconcile_sync()
+            info("indexing it again, unchanged (facts reused: stat only)", ms(time.perf_counter() - started))
+            started = time.perf_counter()
+            for facts in animated:
+                service.static_frames.build(facts)
+            built = time.perf_counter() - started
+            info("static frames built (first-frame PNG each)",
+                 f"{built:.2f} s ({ANIMATED_FILES / built:.0f} frames/s, one thread)")
+        finally:
+            database.close()
 
 
 def bench_static(server: Server, static: StaticServer) -> None:
@@ -635,6 +797,8 @@ def bench_main_server(config: Path) -> None:
         bench_listing(client, count)
         server.rss.phase = "emoji lists"
         bench_emoji_lists(client)
+        server.rss.phase = "lint"
+        bench_lint(client, config)
 
         static = StaticServer(CORPUS)
         server.rss.phase = "emoji file"
@@ -643,6 +807,9 @@ def bench_main_server(config: Path) -> None:
         bench_archive(server, static, sha)
         static.stop()
         static = None
+        server.rss.phase = "search"
+        bench_search(client)
+        bench_export(server)
 
         server.rss.phase = "10-pack comparison"
         fresh_state(SMALL)
@@ -689,6 +856,7 @@ def main() -> int:
         config = CORPUS / "emojid.toml"
         bench_reindex(config)
         bench_main_server(config)
+        bench_static_frames()
         import remote  # bench/remote.py: a second emojid pulling from this corpus
 
         remote.bench_remote(sys.modules[__name__])

@@ -18,10 +18,13 @@ these helpers.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 _lock = threading.Lock()
 
@@ -89,3 +92,72 @@ def make_temp_dir(dir: Path | str, prefix: str = "") -> Path:
         os.rmdir(path)
         raise
     return path
+
+
+# -- leftovers of killed writers ----------------------------------------------
+#
+# Temp files and staging folders carry the writer's pid after their prefix
+# (`.staging-<pid>-...`, `upload-<pid>-...`): at start-up, those of a process that
+# is no longer running are removed whatever their age (a `kill -9` mid-upload
+# leaves them), while fresh ones of a live process (a CLI command beside
+# `serve`) are kept.
+
+
+def pid_prefix(prefix: str) -> str:
+    """`prefix` followed by this process's pid: what temp names start with."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def writer_pid(name: str, prefix: str) -> int | None:
+    """The pid a temp name made with `pid_prefix(prefix)` carries; None for other names."""
+    if not name.startswith(prefix):
+        return None
+    digits, dash, _rest = name[len(prefix):].partition("-")
+    return int(digits) if dash and digits.isdigit() and 0 < len(digits) <= 10 else None
+
+
+def left_by_dead_process(name: str, prefix: str) -> bool:
+    """Whether the temp name `name` was made by a process that has gone.
+
+    Meant for start-up sweeps, before this process makes temp files of its own:
+    a name carrying our own pid is then an earlier process's (pids are reused,
+    and a container's main process has the same pid on every start).
+    """
+    pid = writer_pid(name, prefix)
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # EPERM: alive, another user's
+    return False
+
+
+# -- reading files anyone may have put there ----------------------------------
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket, device or folder where a file was expected."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", str(path))
+
+
+def open_regular(path: str | Path, follow_symlinks: bool = True, dir_fd: int | None = None) -> BinaryIO:
+    """`open(path, "rb")` for regular files only: a FIFO named `x.png` would block the
+    reader until a writer comes, so the file is opened non-blocking and checked with
+    fstat before a byte is read (NotRegularFile otherwise). Without `follow_symlinks`,
+    a symlink is refused too (ELOOP)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from emojid import __version__
 from emojid.context import ctx
+from emojid.emoji import lint
 from emojid.errors import NotFound
 from emojid.http.responses import JSON
 from emojid.social import statuses
@@ -117,12 +118,15 @@ async def instance(request: Request) -> Response:
 async def healthcheck(request: Request) -> Response:
     """Pleroma's fields (`healthy` false and 503 when the service cannot work), plus
     `status`: "ok", "degraded" (serving, but a pack.json is broken: `pack_errors`
-    names each, its last good state still served) or "unhealthy"."""
+    names each, its last good state still served) or "unhealthy"; `lint`: the lint findings
+    under the instance's rules by severity (`emojid lint` lists them)."""
     c = ctx(request)
     db_ok = await anyio.to_thread.run_sync(c.database.healthy)
     watcher = c.watcher.state if c.watcher else "disabled"
     healthy = db_ok and watcher in ("alive", "disabled")
     pack_errors = await anyio.to_thread.run_sync(c.packs.index.pack_errors) if db_ok else {}
+    # Lint findings by severity (the instance's rules), counted again only after a change.
+    lint_counts = await anyio.to_thread.run_sync(lint.COUNTS.get, c.packs.index, c.config) if db_ok else None
     return JSON(
         {
             "pool_size": 1,
@@ -135,6 +139,7 @@ async def healthcheck(request: Request) -> Response:
             "db": "ok" if db_ok else "unavailable",
             "watcher": watcher,
             "pack_errors": pack_errors,
+            "lint": lint_counts,
         },
         status_code=200 if healthy else 503,
     )

@@ -26,6 +26,7 @@ ORDER = [
     social.m0008_events_area,
     emoji.m0009_loose_folders,
     emoji.m0010_emoji_files,
+    emoji.m0011_interchange,
 ]
 
 

@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
-import json
 import os
 import socket
 import ssl
@@ -51,7 +50,7 @@ import certifi
 import httpcore
 import httpx
 
-from emojid import __version__
+from emojid import __version__, strict_json
 from emojid.config import RemoteConfig
 from emojid.errors import BadRequest, EmojidError, ServerError
 
@@ -293,7 +292,7 @@ class RemoteClient:
                 if len(body) > max_bytes:
                     raise RemoteTooLarge(f"{url}: answer larger than the limit of {max_bytes} bytes")
         try:
-            return json.loads(body)
+            return strict_json.loads(body)  # no NaN or Infinity: we would store and serve them
         except (ValueError, UnicodeDecodeError):
             raise RemoteError(f"{url} did not answer JSON") from None
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route, Router
 
-from emojid import instance
+from emojid import instance, openapi
 from emojid.auth.web import mfa, oauth
 from emojid.emoji.ui.site import WebUI
+from emojid.emoji.web import emojid_api as emoji_api
 from emojid.emoji.web import files as emoji_files
 from emojid.emoji.web import legacy as emoji_legacy
+from emojid.emoji.web import lint as emoji_lint
 from emojid.emoji.web import lists as emoji_lists
 from emojid.emoji.web import packs as emoji_packs
 from emojid.emoji.web import remote as emoji_remote
 from emojid.emoji.web import serve as emoji_serve
+from emojid.emoji.web import static_frames as emoji_static_frames
 from emojid.emoji.web import sync as emoji_sync
 from emojid.social import placeholders
 from emojid.social.web import (
@@ -133,13 +136,21 @@ def routes() -> list[BaseRoute]:
     return [
         # emoji: files, the global lists
         Route("/emoji/{pack}/{filename:path}", emoji_serve.emoji_file, methods=["GET", "HEAD"]),
+        Route("/emoji-static/{pack}/{filename:path}", emoji_static_frames.static_frame, methods=["GET", "HEAD"]),
         Route("/api/v1/custom_emojis", emoji_lists.custom_emojis, methods=["GET"]),
+        Route("/api/v1/emojid/lint", emoji_lint.lint_packs, methods=["GET"]),
+        Route("/api/v1/emojid/packs/emoji", emoji_api.list_emoji, methods=["GET"]),
+        Route("/api/v1/emojid/packs/emoji", emoji_api.update_emoji, methods=["PATCH"]),
+        Route("/api/v1/emojid/packs/export", emoji_api.export, methods=["GET"]),
+        Route("/api/v1/emojid/packs/import", emoji_api.import_pack, methods=["POST"]),
+        Route("/api/v1/emojid/search", emoji_api.search, methods=["GET"]),
         # emoji: the web UI, HTML pages at `/`, `/ui` and `/ui/...` (its routes: emojid/emoji/ui/site.py)
         WebUI(),
         # the instance: nodeinfo, /api/v1/instance
         Route("/.well-known/nodeinfo", instance.well_known, methods=["GET"]),
         Route("/nodeinfo/{version:str}.json", instance.nodeinfo, methods=["GET"]),
         Route("/api/v1/instance", instance.instance, methods=["GET"]),
+        Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),  # emojid/openapi: this table, described
         # auth: apps, OAuth, MFA
         Route("/api/v1/apps", oauth.create_app, methods=["POST"]),
         Route("/oauth/authorize", oauth.authorize, methods=["GET"]),

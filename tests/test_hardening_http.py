@@ -123,7 +123,10 @@ async def test_chunked_json_body_stops_at_the_small_limit(server):
             "Transfer-Encoding: chunked\r\n\r\n")
     tracemalloc.start()
     try:
-        sent, raw = await push(server, head, chunked(repeat(b'{"client_name": "', b"a" * (64 << 10), total)))
+        for _ in range(5):  # a try the kernel reset before the answer was read says nothing
+            sent, raw = await push(server, head, chunked(repeat(b'{"client_name": "', b"a" * (64 << 10), total)))
+            if raw:
+                break
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -138,7 +141,10 @@ async def test_chunked_json_body_stops_at_the_small_limit(server):
 async def test_declared_length_over_the_limit_is_refused_unread(server):
     head = ("POST /api/v1/apps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             f"Content-Length: {1 << 30}\r\n\r\n")
-    sent, raw = await push(server, head, repeat(b"{", b" " * (64 << 10), 1 << 30))
+    for _ in range(5):  # a try the kernel reset before the answer was read says nothing
+        sent, raw = await push(server, head, repeat(b"{", b" " * (64 << 10), 1 << 30))
+        if raw:
+            break
     status, headers, body = parse_answer(raw)
     assert status == 413 and body == {"error": f"Request body is larger than {BODY_LIMIT} bytes"}
     assert headers["connection"] == "close"
@@ -166,8 +172,13 @@ async def test_chunked_multipart_upload_stops_at_the_upload_limit(small_uploads)
     head = (f"POST /api/v1/pleroma/emoji/packs/files?name=p HTTP/1.1\r\nHost: x\r\n"
             f"Authorization: Bearer {server.admin_token}\r\n"
             f"Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n\r\n")
-    sent, raw = await push(server, head, chunked(repeat(first, b"\0" * (64 << 10), 1 << 30,
-                                                        f"\r\n--{boundary}--\r\n".encode())))
+    # The server answers and closes while the client is still sending: the kernel may then
+    # reset the connection before the client reads the answer. Such a try says nothing.
+    for _ in range(5):
+        sent, raw = await push(server, head, chunked(repeat(first, b"\0" * (64 << 10), 1 << 30,
+                                                            f"\r\n--{boundary}--\r\n".encode())))
+        if raw:
+            break
     limit = UPLOAD_LIMIT + MULTIPART_OVERHEAD
     status, headers, body = parse_answer(raw)
     assert status == 413 and body == {"error": f"Request body is larger than {limit} bytes"}

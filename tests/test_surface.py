@@ -85,7 +85,7 @@ CASES = _cases()
 REMOTE_ROUTES = {
     ("GET", "/emoji/packs/remote"), ("POST", "/emoji/packs/download"), ("POST", "/emoji/packs/list_from"),
     ("POST", "/emoji/packs/download_from"), ("POST", "/emoji/packs/files"),
-    ("POST", "/emoji/packs/{name}/update_file"),
+    ("POST", "/emoji/packs/{name}/update_file"), ("POST", "/api/v1/emojid/packs/import"),
 }
 
 def is_remote(case: Case) -> bool:
@@ -99,7 +99,9 @@ PAGES = {"/oauth/authorize", "/oauth/mfa", "/oauth/mfa/verify"}
 NON_JSON = {
     "/emoji/packs/archive": ("application/zip",),
     "/emoji/packs/{name}/download_shared": ("application/zip",),
+    "/api/v1/emojid/packs/export": ("application/zip", "application/gzip"),
     "/emoji/{pack}/{filename}": ("image/",),
+    "/emoji-static/{pack}/{filename}": ("image/png",),
     "/media/{filename}": ("image/",),
     "/images/avi.png": ("image/png",),
     "/images/banner.png": ("image/png",),
@@ -252,6 +254,13 @@ BASE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/scrobble"): {"title": "t", "artist": "a", "album": "b", "length": 180, "externalLink": "x",
                             "visibility": "public"},
     ("GET", "/search/location"): {"q": "Paris", "locale": "en", "type": "city"},
+    ("GET", "/api/v1/emojid/packs/emoji"): {"name": "sweep", "page": 1, "page_size": 50},
+    ("PATCH", "/api/v1/emojid/packs/emoji"): {"name": "sweep", "shortcode": "blob", "license": "CC0",
+                                              "author": "a", "source": "https://example.org", "tags": ["t"]},
+    ("GET", "/api/v1/emojid/search"): {"q": "blob", "limit": 10},
+    ("GET", "/api/v1/emojid/packs/export"): {"name": "sweep", "format": "mastodon"},
+    ("POST", "/api/v1/emojid/packs/import"): {"url": "{refused}/blobs.zip", "name": "imported", "format": "auto",
+                                              "dry_run": True, "on_conflict": "skip"},
 }
 
 
@@ -307,6 +316,8 @@ class World:
         if case.method == "POST" and t == "/api/v1/accounts":
             return "app"
         if "/emoji/" in t and (case.method != "GET" or t.endswith(("/import", "/remote", "/sync"))):
+            return "admin"
+        if t.startswith("/api/v1/emojid/") and (case.method != "GET" or t.endswith("/export")):
             return "admin"
         if t.startswith(("/oauth/", "/api/v1/apps", "/api/account/")):
             return "anon"
@@ -571,7 +582,7 @@ MORE_AUTHS = ["admin_read", "app", "bogus bearer", "bad basic", "non-utf8 basic"
               "garbage cookie", "token cookie", "basic"]
 
 DB_VOLATILE = {"archives", "state", "pack_errors", "packs", "emoji", "sync_jobs", "captchas", "backups",
-               "mirrors", "loose_folders", "loose_emoji"}
+               "mirrors", "loose_folders", "loose_emoji", "emoji_search_rows", "emoji_search_tags", "pack_origins"}
 
 
 def fingerprint(world: World) -> str:
@@ -580,7 +591,7 @@ def fingerprint(world: World) -> str:
     db = sqlite3.connect(f"file:{world.server.config.database_path}?mode=ro", uri=True)
     try:
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in sorted(t for t in tables if t not in DB_VOLATILE and not t.startswith(("_", "sqlite"))):
+        for table in sorted(t for t in tables if t not in DB_VOLATILE and not t.startswith(("_", "sqlite", "emoji_search"))):
             digest.update(table.encode())
             for row in db.execute(f'SELECT * FROM "{table}" ORDER BY 1'):
                 digest.update(repr(row).encode())

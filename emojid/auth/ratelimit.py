@@ -152,3 +152,34 @@ class LoginLimiter:
         if account:
             with self._lock:
                 self._failures.pop("account:" + account.lower(), None)
+
+
+# Pleroma's `app_account_creation: {1_800_000, 25}` (config/config.exs, :rate_limit):
+# 25 sign-ups per address in 30 minutes.
+SIGNUPS_PER_ADDRESS = 25
+SIGNUP_WINDOW_SECONDS = 1800.0
+
+
+class RequestLimiter:
+    """Every request counts (not only failures): at most `limit` per key in `window` seconds."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> None:
+        """Count one request for `key`; raises Throttled once the budget is spent."""
+        with self._lock:
+            now = self.clock()
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                raise Throttled(retry_after=hits[0] + self.window - now)
+            if len(self._hits) > MAX_KEYS:  # a flood of addresses cannot exhaust memory
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
+                hits = self._hits.setdefault(key, deque())
+            hits.append(now)

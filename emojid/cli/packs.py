@@ -82,9 +82,10 @@ def pack_show(ctx: click.Context, name: str, as_json: bool) -> None:
 
     def run(service: Any) -> Any:
         row, files = asyncio.run(service.show(name, 1, 1 << 30))
-        return row, files
+        emoji = {r.shortcode: r.meta for r in service.index.pack_emoji(row.name, 0, 1 << 30)}
+        return row, files, emoji, service.index.origins(row.name)
 
-    row, files = with_service(ctx, run)
+    row, files, emoji_meta, origins = with_service(ctx, run)
     doc = show_document(row, files)
     if as_json:
         echo_json(doc)
@@ -105,8 +106,16 @@ def pack_show(ctx: click.Context, name: str, as_json: bool) -> None:
     if meta.get("fallback-src"):
         fields.append(("Fallback source", meta["fallback-src"]))
     fields += [(str(key), value) for key, value in meta.items() if key not in known]
+    # Where it came from (a mirror download, imports), newest first.
+    fields += [("Came from", f"{o.source}{f' ({o.remote_name})' if o.remote_name else ''}, {o.kind} of a {o.format} "
+                             f"archive, {o.emoji} emoji, {o.recorded_at}, SHA256 {o.sha256}") for o in origins]
     echo_fields(fields)
-    if files:
+    if files and any(emoji_meta.values()):
+        click.echo("")
+        echo_table(["SHORTCODE", "FILE", "LICENSE", "AUTHOR", "SOURCE"],
+                   [[code, file, *(clip(emoji_meta.get(code, {}).get(k), 32) for k in ("license", "author", "source"))]
+                    for code, file in sorted(files.items())])
+    elif files:
         click.echo("")
         echo_table(["SHORTCODE", "FILE"], sorted(files.items()))
 
@@ -136,15 +145,34 @@ def pack_delete(ctx: click.Context, name: str) -> None:
 @click.option("--license", "license_", metavar="L", default=None, help="License text (\"\" clears it).")
 @click.option("--description", metavar="D", default=None, help="Description (\"\" clears it).")
 @click.option("--homepage", metavar="U", default=None, help="Homepage URL (\"\" clears it).")
+@click.option("--emoji", metavar="S", default=None,
+              help="Set emoji S's own metadata instead: --license, --author, --source, --tags.")
+@click.option("--author", metavar="A", default=None, help="With --emoji: who made it (\"\" clears it).")
+@click.option("--source", metavar="U", default=None, help="With --emoji: where it comes from (\"\" clears it).")
+@click.option("--tags", metavar="T", default=None, help="With --emoji: comma-separated tags (\"\" clears them).")
 @click.pass_context
 def pack_set(ctx: click.Context, name: str, share: bool | None, license_: str | None, description: str | None,
-             homepage: str | None) -> None:
+             homepage: str | None, emoji: str | None, author: str | None, source: str | None,
+             tags: str | None) -> None:
     """Change a pack's metadata; what is not given stays as it is.
 
+    With --emoji S, the license, author, source and tags of that one emoji
+    (kept in pack.json, so they travel with archives and mirrors).
+
     \b
-    Example:
+    Examples:
         emojid pack set blobs --share-files --license CC-BY-4.0 --description "Blob emoji"
+        emojid pack set blobs --emoji blobcat --license CC-BY-4.0 --author Feuerfuchs --tags cat,blob
     """
+    if emoji is not None:
+        if share is not None or description is not None or homepage is not None:
+            raise click.UsageError("--share-files, --description and --homepage are the pack's: not with --emoji")
+        _set_emoji(ctx, name, emoji, {key: value for key, value in (
+            ("license", license_), ("author", author), ("source", source), ("tags", tags)) if value is not None})
+        click.echo("ok")
+        return
+    if author is not None or source is not None or tags is not None:
+        raise click.UsageError("--author, --source and --tags belong to one emoji: give --emoji S")
     changes: dict[str, Any] = {key: value for key, value in (
         ("share-files", share), ("license", license_), ("description", description), ("homepage", homepage),
     ) if value is not None}
@@ -160,6 +188,30 @@ def pack_set(ctx: click.Context, name: str, share: bool | None, license_: str | 
 
     with_service(ctx, run)
     click.echo("ok")
+
+
+def _set_emoji(ctx: click.Context, name: str, shortcode: str, given: dict[str, str]) -> None:
+    """As PATCH /api/v1/emojid/packs/emoji: the same checks, the same write path."""
+    from emojid.emoji.interchange.metadata import apply_update, parse_update
+    from emojid.emoji.names import check_pack_name
+
+    if not given:
+        raise CliError("nothing to change: give --license, --author, --source or --tags with --emoji")
+    update = parse_update(given)
+
+    def run(service: Any) -> None:
+        pack_name = check_pack_name(name)
+
+        def write() -> None:
+            current = service.store.load(pack_name)
+            if shortcode not in current.files:
+                raise CliError(f'Emoji "{shortcode}" does not exist in pack {pack_name}')
+            entry = apply_update(current.emoji_meta.get(shortcode, {}), update)
+            service.store.save_emoji_meta(pack_name, shortcode, entry)
+
+        asyncio.run(service.write_locked(write, pack_name))
+
+    with_service(ctx, run)
 
 
 def _upload(path: Path) -> Any:

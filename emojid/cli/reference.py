@@ -22,13 +22,13 @@ END = "<!-- emojid-cli: end -->"
 def _param(param: click.Parameter) -> str:
     if isinstance(param, click.Argument):
         name = param.metavar or (param.name or "").upper()
-        return f"{name}..." if param.nargs == -1 and not name.endswith("...") else name
+        return f"{name}..." if param.nargs == -1 and not name.endswith(("...", "...]")) else name
     assert isinstance(param, click.Option)
     flag = "/".join([param.opts[0], *param.secondary_opts[:1]]) if param.secondary_opts else ", ".join(sorted(param.opts, key=len))
     if param.is_flag or param.count:
         return f"[{flag}]"
     metavar = param.metavar or (param.name or "").upper()
-    return f"[{flag} {metavar}]"
+    return f"{flag} {metavar}" if param.required else f"[{flag} {metavar}]"
 
 
 def usage(command: click.Command, path: str) -> str:

@@ -36,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 
 import anyio.to_thread
 
+from emojid import strict_json
 from emojid.config import Config
 from emojid.emoji.installer import install_archive
 from emojid.emoji.names import check_pack_name, safe_relpath
@@ -118,7 +119,7 @@ async def fetch_json(remote: RemoteClient, location: str) -> Any:
 
     data = await anyio.to_thread.run_sync(read)
     try:
-        return json.loads(data)
+        return strict_json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest(f"{location} is not valid JSON") from None
 

@@ -14,6 +14,31 @@ from emojid.errors import BadRequest, Unprocessable
 
 _MAX_NAME = 128
 _MAX_PATH = 255
+# What one path component may take on Linux filesystems (NAME_MAX), in bytes: a longer
+# pack name or file name would fail with ENAMETOOLONG at the first open.
+MAX_COMPONENT_BYTES = 255
+
+
+def is_text(name: str) -> bool:
+    """Whether `name` is Unicode text. A file name that is not UTF-8 reaches Python with
+    its bad bytes as lone surrogates (PEP 383): SQLite, JSON and our messages cannot carry it."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(name: str) -> str:
+    """`name` as text that can be logged and stored: bytes that are not UTF-8 as `\\xNN`."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _too_long(component: str) -> bool:
+    return len(component.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_BYTES
 
 
 def check_pack_name(name: str | None) -> str:
@@ -21,6 +46,10 @@ def check_pack_name(name: str | None) -> str:
     if name is None or not name.strip():
         raise BadRequest("pack name cannot be empty")
     name = name.strip()
+    if not is_text(name):
+        raise BadRequest(f'Invalid pack name: "{shown(name)}" is not valid UTF-8')
+    if _too_long(name):
+        raise BadRequest(f"Invalid pack name: {name[:32]!r}... is longer than {MAX_COMPONENT_BYTES} bytes in UTF-8")
     if (
         len(name) > _MAX_NAME
         or name in (".", "..")
@@ -38,10 +67,10 @@ def safe_relpath(path: str) -> str | None:
         return None
     if "\\" in path or "\0" in path or path.startswith("/"):
         return None
-    if any(unicodedata.category(c) == "Cc" for c in path):
+    if any(unicodedata.category(c) == "Cc" for c in path) or not is_text(path):
         return None
     parts = path.split("/")
-    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+    if any(p in ("", ".", "..") or p.startswith(".") or _too_long(p) for p in parts):
         return None
     return posixpath.join(*parts)
 
@@ -52,7 +81,10 @@ def check_filename(filename: str | None, allowed_extensions: list[str]) -> str:
         raise Unprocessable("pack name, shortcode or filename cannot be empty")
     safe = safe_relpath(filename)
     if safe is None:
-        raise BadRequest(f"Invalid filename: {filename!r}")
+        if any(_too_long(part) for part in filename.split("/")):
+            raise BadRequest(f"Invalid filename: {filename[:32]!r}... (a file or folder name may be at most "
+                             f"{MAX_COMPONENT_BYTES} bytes in UTF-8)")
+        raise BadRequest(f"Invalid filename: {shown(filename)!r}")
     if extension(safe) not in allowed_extensions:
         raise BadRequest(
             f"Invalid filename: {filename!r} (allowed extensions: {', '.join(allowed_extensions)})"

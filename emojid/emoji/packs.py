@@ -14,9 +14,8 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -24,10 +23,14 @@ import anyio.to_thread
 
 from emojid.config import Config
 from emojid.db import Database
+from emojid.emoji.facts import scan_pack
 from emojid.emoji.index import EmojiIndex
+from emojid.emoji.index.files import FileFacts
 from emojid.emoji.index.mirrors import Mirror
+from emojid.emoji.index.origins import Origin
 from emojid.emoji.index.packs import ArchiveRow, PackRow
-from emojid.emoji.names import check_filename, check_pack_name, check_shortcode, extension, stem
+from emojid.emoji.names import check_filename, check_pack_name, check_shortcode, extension, shown, stem
+from emojid.emoji.static_frames import StaticFrames
 from emojid.emoji.store import Pack, PackStore, PackUnreadable, Skipped
 from emojid.emoji.zips import ZipLimits, checked_entries, extract_entry, looks_like_zip, open_zip
 from emojid.errors import (
@@ -58,18 +61,23 @@ class PackService:
         self.archives_dir = config.cache_dir / "archives"
         self._archive_locks: dict[str, asyncio.Lock] = {}
         self._pending_archives: asyncio.Queue[str] | None = None
+        self.static_frames = StaticFrames(config.cache_dir / "static", index, store)
         # Set by the server: (pack files, URL) -> SHA256 of a verified fallback archive.
         self.fallback_checker: Callable[[dict[str, str], str], Awaitable[str]] | None = None
 
     @classmethod
     def open(cls, config: Config, database: Database) -> PackService:
-        store = PackStore(config.packs_dir, config.cache_dir / "store.lock", config.emoji.allowed_extensions)
+        store = PackStore(config.packs_dir, config.cache_dir / "store.lock", config.emoji.allowed_extensions,
+                          config.emoji.shortcode_pattern)
         return cls(config, EmojiIndex(database), store)
 
     # -- keeping the index in step with disk ---------------------------
 
     def refresh_sync(self, name: str) -> bool:
         """Re-read one pack folder into the index; True when something changed."""
+        problem = self.store.folder_problem(name)
+        if problem is not None:
+            return self._not_a_pack(name, problem)
         try:
             pack = self.store.load(name)
         except NotFound:
@@ -83,17 +91,55 @@ class PackService:
             return changed
         except EmojidError:
             return False  # not a valid pack name: never a pack
+        facts_changed = self._refresh_facts(name, pack.files.values())
         changed = self.index.upsert_pack(pack)
         if changed and pack.shareable:
             self._queue_archive(name)
+        return changed or facts_changed
+
+    def _not_a_pack(self, name: str, problem: str) -> bool:
+        """A folder that looks like a pack but is never read as one (a symlink, a name that
+        is not UTF-8): whatever was indexed under its name goes, and the problem is kept as
+        the pack error of its name as text (the healthcheck and lint show it)."""
+        key = shown(name)
+        changed = False
+        if key == name:
+            changed = self.index.remove_loose(name) | self._refresh_facts(name, None)
+            if self.index.get_pack(name) is not None:
+                changed = self.index.remove_pack(name) or changed
+        if self.index.record_pack_error(key, problem):
+            log.warning("%s", problem)
+            changed = True
         return changed
 
     def _refresh_loose(self, name: str) -> bool:
         """A folder without pack.json: its emoji as Pleroma's loader has them, for the global lists."""
         folder = self.store.read_loose(name, self._shortcode_ok)
+        facts_changed = self._refresh_facts(name, folder.files.values() if folder else None)
         if folder is None:
-            return self.index.remove_loose(name)
-        return self.index.upsert_loose(folder)
+            return self.index.remove_loose(name) or facts_changed
+        return self.index.upsert_loose(folder) or facts_changed
+
+    def _refresh_facts(self, name: str, listed: Iterable[str] | None) -> bool:
+        """The facts of the folder's files (emojid.emoji.facts), read again only where a
+        file's size or mtime changed; None: the folder is gone. True when any changed."""
+        old: dict[str, FileFacts] = {}
+
+        def known() -> dict[str, FileFacts]:
+            old.update(self.index.file_facts(name))
+            return old
+
+        stamps = self.index.file_stamps(name)
+        new = [] if listed is None else scan_pack(self.store, name, listed, self.config.emoji.allowed_extensions,
+                                                 stamps, known)
+        if new is None or not stamps and not new:
+            return False
+        if not old:
+            known()
+        if not self.index.put_file_facts(name, new):
+            return False
+        self.static_frames.changed(old.values(), new)
+        return True
 
     async def refresh(self, name: str) -> bool:
         """Re-read one pack after a hand edit. Under the write lock: a read that
@@ -113,6 +159,7 @@ class PackService:
             for done, name in enumerate(names, 1):
                 try:
                     packs.append(self.store.load(name))
+                    self._refresh_facts(name, packs[-1].files.values())
                 except PackUnreadable as exc:
                     errors[name] = str(exc)
                 except EmojidError:
@@ -121,17 +168,25 @@ class PackService:
                     if meter is not None:
                         meter(done, len(names))
         loose = [f for n in self.store.loose_names() if (f := self.store.read_loose(n, self._shortcode_ok))]
-        return self.index.replace_all(packs, errors, loose)
+        for folder in loose:
+            self._refresh_facts(folder.name, folder.files.values())
+        self.index.prune_file_facts({p.name for p in packs} | set(errors) | {f.name for f in loose})
+        count = self.index.replace_all(packs, errors, loose)
+        for name in self.store.odd_folders():
+            self._not_a_pack(name, self.store.folder_problem(name) or "not a pack")
+        return count
 
     def sweep_leftovers(self, older_than: float = 3600) -> int:
         """Remove what a crash left behind: staging and trash folders in packs_dir,
         temp files in pack folders, downloads, archives and lists in cache_dir.
-        Only old ones, in case another emojid process (a CLI sync) is still
-        using fresh ones."""
+        In packs_dir, those of a process that is gone whatever their age (an
+        upload it was placing is undone first); otherwise only old ones, in case
+        another emojid process (a CLI sync) is still using fresh ones."""
         removed = self.store.sweep_leftovers(older_than)
         cutoff = time.time() - older_than
         cache = self.config.cache_dir
-        patterns = ("downloads/download-*", "archives/*/.build-*", "archives/*/.tmp-*", "lists/.*")
+        patterns = ("downloads/download-*", "archives/*/.build-*", "archives/*/.tmp-*", "lists/.*",
+                    "exports/.export-*", "imports/import-*")
         for pattern in patterns:
             for path in cache.glob(pattern):
                 with contextlib.suppress(OSError):
@@ -145,13 +200,18 @@ class PackService:
         with self.store.write_lock():  # a CLI command may be writing meanwhile
             on_disk = set(self.store.pack_names())
             loose = set(self.store.loose_names())
+            odd = set(self.store.odd_folders())  # symlinks, names that are not UTF-8: errors only
             changed = 0
             for name in set(self.index.pack_names()) - on_disk:
                 changed += self.index.remove_pack(name)
             for name in {n for n, _count in self.index.loose_folders()} - loose:
                 changed += self.index.remove_loose(name)
-            for name in sorted(on_disk | loose):
+            for name in sorted(on_disk | loose | odd):
                 changed += self.refresh_sync(name)
+            # Errors of folders gone while stopped (or renamed away from a bad name) go too.
+            for name in set(self.index.pack_errors()) - on_disk - {shown(n) for n in odd}:
+                changed += self.index.remove_pack(name)
+            self.index.prune_file_facts(on_disk | loose)
             return changed
 
     # -- writes -----------------------------------------------------------
@@ -166,6 +226,11 @@ class PackService:
                         self.refresh_sync(name)
 
         return await anyio.to_thread.run_sync(locked)
+
+    async def write_locked(self, fn: Callable[[], T], *touched: str) -> T:
+        """`fn` in a worker thread under the store's write lock, then the `touched` packs
+        re-read: the write path, for writes made of several store steps (imports)."""
+        return await self._write(fn, *touched)
 
     def _shortcode_ok(self, shortcode: str) -> bool:
         return re.fullmatch(self.config.emoji.shortcode_pattern, shortcode) is not None
@@ -183,6 +248,7 @@ class PackService:
         name = check_pack_name(name)
         await self._write(lambda: self.store.delete(name), name)
         await anyio.to_thread.run_sync(self._drop_archives, name)
+        await anyio.to_thread.run_sync(self.index.forget_origins, name)
 
     async def update_metadata(self, name: str, metadata: Any) -> dict[str, Any]:
         """Replace a pack's metadata; a new fallback-src is downloaded and checked first."""
@@ -209,6 +275,7 @@ class PackService:
         def write() -> None:
             self.store.move_into_place(self.store.pack_dir(name), self.store.pack_dir(new_name), replace=False)
             self.index.forget_mirror(name)
+            self.index.move_origins(name, new_name)
 
         await self._write(write, name, new_name)
 
@@ -217,7 +284,7 @@ class PackService:
         """Move a verified, unpacked pack folder into place in one rename.
 
         `mirror` is (source URL, remote name, archive SHA256), recorded so sync
-        can tell a remote update from a local edit.
+        can tell a remote update from a local edit, and as the pack's origin.
         """
         def write() -> None:
             target = self.store.pack_dir(name)
@@ -226,6 +293,8 @@ class PackService:
             if mirror:
                 pack = self.store.load(name)
                 self.index.record_mirror(Mirror(name, mirror[0], mirror[1], mirror[2], pack.fingerprint, now_iso()))
+                self.index.record_origin(Origin(name, "mirror", mirror[0], mirror[1], "pleroma",
+                                                mirror[2].upper(), len(pack.files), now_iso()), fresh=True)
 
         await self._write(write, name)
 
@@ -261,8 +330,10 @@ class PackService:
             max_total_bytes=self.config.remote.max_download_bytes,
             max_entry_bytes=self.config.emoji.max_file_bytes,
         )
-        with tempfile.TemporaryDirectory(dir=self.config.cache_dir, prefix="upload-") as tmp:
-            items = await anyio.to_thread.run_sync(self._unpack_upload, upload, limits, Path(tmp))
+        # Unpacked into a staging folder of the store, whose files are then linked into the
+        # pack: a kill at any point leaves the pack as it was or with every file listed.
+        with self.store.staging_folder() as staging:
+            items = await anyio.to_thread.run_sync(self._unpack_upload, upload, limits, staging)
 
             def write() -> dict[str, str]:
                 if not self.store.exists(name):
@@ -281,7 +352,7 @@ class PackService:
                     accepted.append((shortcode, filename, path))
                 if not accepted:
                     return pack.sorted_files()
-                return self.store.add_files(name, accepted).sorted_files()
+                return self.store.add_files(name, accepted, staged_in=staging).sorted_files()
 
             return await self._write(write, name)
 
@@ -302,7 +373,7 @@ class PackService:
                     log.info("zip upload: skipping %s (%d bytes)", rel, info.file_size)
                     continue
                 target = tmp / f"{len(items)}{extension(rel)}"
-                extract_entry(zf, info, target, limits.max_entry_bytes)
+                extract_entry(zf, info, target, limits.max_entry_bytes, label)
                 try:
                     verify_image(target, rel)
                 except EmojidError:

@@ -129,3 +129,92 @@ def m0010_emoji_files(db: sqlite_utils.Database) -> None:
         CREATE INDEX emoji_files_sha256 ON emoji_files(sha256);
         """
     )
+
+
+def m0011_interchange(db: sqlite_utils.Database) -> None:
+    # Per-emoji metadata (license, author, source: JSON; tags stay in `tags`), the search
+    # index over shortcodes and tags, and where imported or mirrored packs came from.
+    # The search tables are kept by triggers on emoji and loose_emoji, so every path that
+    # writes those rows (refresh, reindex, removal) keeps them current in the same
+    # transaction. Their keys are INTEGER PRIMARY KEYs: a VACUUM keeps them.
+    db.executescript(
+        """
+        ALTER TABLE emoji ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+
+        CREATE TABLE emoji_search_rows (
+            id INTEGER PRIMARY KEY,
+            loose INTEGER NOT NULL,          -- 1: a folder without pack.json
+            pack TEXT NOT NULL,
+            shortcode TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            tags TEXT NOT NULL,              -- JSON list, as in emoji
+            UNIQUE (loose, pack, shortcode)
+        );
+        CREATE INDEX emoji_search_rows_nocase ON emoji_search_rows(shortcode COLLATE NOCASE, pack);
+        CREATE VIRTUAL TABLE emoji_search USING fts5(
+            shortcode, content = 'emoji_search_rows', content_rowid = 'id', tokenize = 'trigram'
+        );
+        CREATE TABLE emoji_search_tags (
+            tag TEXT NOT NULL COLLATE NOCASE,
+            row INTEGER NOT NULL,
+            PRIMARY KEY (tag, row)
+        ) WITHOUT ROWID;
+
+        CREATE TRIGGER emoji_search_rows_ai AFTER INSERT ON emoji_search_rows BEGIN
+            INSERT INTO emoji_search(rowid, shortcode) VALUES (new.id, new.shortcode);
+            INSERT OR IGNORE INTO emoji_search_tags(tag, row)
+                SELECT value, new.id FROM json_each(CASE WHEN json_valid(new.tags) THEN new.tags ELSE '[]' END)
+                WHERE type = 'text';
+        END;
+        CREATE TRIGGER emoji_search_rows_ad AFTER DELETE ON emoji_search_rows BEGIN
+            INSERT INTO emoji_search(emoji_search, rowid, shortcode) VALUES ('delete', old.id, old.shortcode);
+            DELETE FROM emoji_search_tags WHERE row = old.id;
+        END;
+
+        CREATE TRIGGER emoji_search_ai AFTER INSERT ON emoji BEGIN
+            INSERT INTO emoji_search_rows(loose, pack, shortcode, filename, tags)
+                VALUES (0, new.pack, new.shortcode, new.filename, new.tags);
+        END;
+        CREATE TRIGGER emoji_search_ad AFTER DELETE ON emoji BEGIN
+            DELETE FROM emoji_search_rows WHERE loose = 0 AND pack = old.pack AND shortcode = old.shortcode;
+        END;
+        CREATE TRIGGER emoji_search_au AFTER UPDATE OF pack, shortcode, filename, tags ON emoji BEGIN
+            DELETE FROM emoji_search_rows WHERE loose = 0 AND pack = old.pack AND shortcode = old.shortcode;
+            INSERT INTO emoji_search_rows(loose, pack, shortcode, filename, tags)
+                VALUES (0, new.pack, new.shortcode, new.filename, new.tags);
+        END;
+        CREATE TRIGGER loose_search_ai AFTER INSERT ON loose_emoji BEGIN
+            INSERT INTO emoji_search_rows(loose, pack, shortcode, filename, tags)
+                VALUES (1, new.folder, new.shortcode, new.filename, new.tags);
+        END;
+        CREATE TRIGGER loose_search_ad AFTER DELETE ON loose_emoji BEGIN
+            DELETE FROM emoji_search_rows WHERE loose = 1 AND pack = old.folder AND shortcode = old.shortcode;
+        END;
+        CREATE TRIGGER loose_search_au AFTER UPDATE OF folder, shortcode, filename, tags ON loose_emoji BEGIN
+            DELETE FROM emoji_search_rows WHERE loose = 1 AND pack = old.folder AND shortcode = old.shortcode;
+            INSERT INTO emoji_search_rows(loose, pack, shortcode, filename, tags)
+                VALUES (1, new.folder, new.shortcode, new.filename, new.tags);
+        END;
+
+        INSERT INTO emoji_search_rows(loose, pack, shortcode, filename, tags)
+            SELECT 0, pack, shortcode, filename, tags FROM emoji;
+        INSERT INTO emoji_search_rows(loose, pack, shortcode, filename, tags)
+            SELECT 1, folder, shortcode, filename, tags FROM loose_emoji;
+
+        CREATE TABLE pack_origins (
+            id INTEGER PRIMARY KEY,
+            pack TEXT NOT NULL,              -- the local pack
+            kind TEXT NOT NULL,              -- mirror | import
+            source TEXT NOT NULL,            -- the URL, or the file name, it came from
+            remote_name TEXT,                -- a mirror: the pack's name over there
+            format TEXT NOT NULL,            -- pleroma | mastodon | misskey
+            sha256 TEXT NOT NULL,            -- uppercase hex of the archive
+            emoji INTEGER NOT NULL,          -- how many emoji it brought
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX pack_origins_pack ON pack_origins(pack, id);
+
+        -- Read every pack again at start-up, so metadata already in pack.json files is indexed.
+        UPDATE packs SET fingerprint = '' WHERE name NOT IN (SELECT name FROM pack_errors);
+        """
+    )

@@ -22,19 +22,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import anyio.to_thread
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.files import FileFacts
 from emojid.emoji.store import PackStore
 from emojid.errors import EmojidError, NotFound
-from emojid.files import make_temp_file
+from emojid.files import make_temp_file, open_regular
 from emojid.images import MAX_PIXELS
 
 log = logging.getLogger("emojid.static_frames")
-
-_UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
-               Image.DecompressionBombWarning)
 
 
 def first_frame_png(data: bytes) -> bytes:
@@ -49,8 +46,10 @@ def first_frame_png(data: bytes) -> bytes:
                     raise ValueError(f"{width}x{height} pixels is too many to decode")
                 im.seek(0)
                 frame = im.convert("RGBA")
-    except _UNREADABLE as exc:
-        raise ValueError(f"not a readable image ({exc})") from None
+    except ValueError:
+        raise
+    except Exception as exc:  # hostile bytes make Pillow raise all sorts
+        raise ValueError(f"not a readable image ({exc.__class__.__name__}: {exc})") from None
     out = io.BytesIO()
     frame.save(out, "PNG")
     return out.getvalue()
@@ -92,7 +91,8 @@ class StaticFrames:
         if source is None:
             raise NotFound("Not found")
         try:
-            data = source.read_bytes()
+            with open_regular(source) as fh:  # a FIFO put there since it was indexed would block
+                data = fh.read()
         except OSError:
             raise NotFound("Not found") from None
         sha = hashlib.sha256(data).hexdigest()
@@ -130,6 +130,7 @@ class StaticFrames:
     def changed(self, old: Iterable[FileFacts], new: Iterable[FileFacts]) -> None:
         """A pack's files changed (called from the indexing thread): queue the new animated
         versions, remove the frames of versions no file has any more."""
+        new = list(new)
         new_shas = {f.sha256 for f in new if f.animated}
         for facts in new:
             if facts.animated and not self.path_for(facts.sha256).is_file():

@@ -9,12 +9,15 @@ write is atomic: files land through a temporary name and `os.replace`, and
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import stat
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,14 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emojid.emoji.names import check_pack_name, extension, safe_relpath, stem
+from emojid import strict_json
+from emojid.emoji.interchange.metadata import EmojiMeta, read_extension, with_extension
+from emojid.emoji.names import check_pack_name, extension, is_text, safe_relpath, shown, stem
 from emojid.errors import BadRequest, Conflict, EmojidError, NotFound
-from emojid.files import make_temp_dir, make_temp_file
+from emojid.files import left_by_dead_process, make_temp_dir, make_temp_file, open_regular, pid_prefix
 
 log = logging.getLogger("emojid.store")
 
 PACK_JSON = "pack.json"
 EMOJI_TXT = "emoji.txt"
+# Beside a `.replacing-<pid>-<random>` folder: the name of the pack it holds.
+REPLACING_MARKER = ".pack"
+# In a staging folder whose files are being linked into a pack: what a start-up
+# after a crash must take out again (`PackStore.roll_back`).
+JOURNAL = "placing.json"
 # Zip entries get this timestamp so an archive's bytes depend on content only.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -75,6 +85,8 @@ class Pack:
     meta: dict[str, Any]  # the "pack" object of pack.json
     files: dict[str, str]
     tags: dict[str, list[str]] = field(default_factory=dict)
+    # Per-emoji license/author/source/tags (emojid.emoji.interchange.metadata), listed shortcodes only.
+    emoji_meta: dict[str, EmojiMeta] = field(default_factory=dict)
     # Changes whenever pack.json or any listed file changes on disk.
     fingerprint: str = ""
     # Every listed file exists, so an archive can be made.
@@ -89,6 +101,14 @@ class Pack:
         return dict(sorted(self.files.items()))
 
 
+def _pack_json_bytes(doc: dict[str, Any]) -> bytes:
+    """pack.json as we write it; never with NaN or Infinity, which no strict parser reads."""
+    try:
+        return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:
+        raise BadRequest("pack.json cannot hold NaN or Infinity (not JSON)") from None
+
+
 def pack_json_document(files: dict[str, str], meta: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """pack.json as Pleroma writes it: files, pack, files_count."""
     doc = dict(extra or {})
@@ -97,10 +117,14 @@ def pack_json_document(files: dict[str, str], meta: dict[str, Any], extra: dict[
 
 
 class PackStore:
-    def __init__(self, packs_dir: Path, lock_file: Path, allowed_extensions: list[str]) -> None:
+    def __init__(self, packs_dir: Path, lock_file: Path, allowed_extensions: list[str],
+                 shortcode_pattern: str = "^[A-Za-z0-9_-]+$") -> None:
         self.root = packs_dir
         self.lock_file = lock_file
         self.allowed_extensions = allowed_extensions
+        # `[emoji] shortcode_pattern`: a hand-written pack.json is held to it as uploads are.
+        self.shortcode_pattern = shortcode_pattern
+        self._shortcode_re = re.compile(shortcode_pattern)
 
     # -- paths ---------------------------------------------------------
 
@@ -118,6 +142,13 @@ class PackStore:
         if rel is None:
             return None
         base = self.pack_dir(pack)
+        if os.path.islink(base):
+            return None  # a pack folder that is a symlink is no pack: nothing in it is ours
+        return self._inside(base, rel)
+
+    @staticmethod
+    def _inside(base: Path, rel: str) -> Path | None:
+        """`base / rel` for a checked `rel`, or None when a symlink in it leads out of `base`."""
         path = base / rel
         current = base
         for part in rel.split("/"):
@@ -151,35 +182,84 @@ class PackStore:
     # -- reading -------------------------------------------------------
 
     def pack_names(self) -> list[str]:
-        """Folders holding a pack.json, sorted bytewise as Pleroma sorts them."""
+        """Folders holding a pack.json (whatever its state), sorted bytewise as Pleroma sorts
+        them. Symlinked folders and names that are not UTF-8 are never packs (`odd_folders`)."""
         self.root.mkdir(parents=True, exist_ok=True)
         names = []
         with os.scandir(self.root) as entries:
             for entry in entries:
-                if entry.name.startswith(".") or not entry.is_dir():
+                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False) or not is_text(entry.name):
                     continue
-                if os.path.isfile(os.path.join(entry.path, PACK_JSON)):
+                if os.path.lexists(os.path.join(entry.path, PACK_JSON)):
                     names.append(entry.name)
         return sorted(names)
 
+    def odd_folders(self) -> list[str]:
+        """Entries of packs_dir that look like pack folders but are never read as one
+        (`folder_problem` says why), sorted."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with os.scandir(self.root) as entries:
+            return sorted(entry.name for entry in entries
+                          if not entry.name.startswith(".") and self.folder_problem(entry.name) is not None)
+
+    def folder_problem(self, name: str) -> str | None:
+        """Why the folder `name` of packs_dir is not read as a pack (nor as a folder without
+        pack.json): a name that is not UTF-8, or a symlink (it would lead outside packs_dir)."""
+        path = os.path.join(self.root, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            if not os.path.isdir(path):
+                return None  # a link to a file (or nowhere) does not look like a pack
+            return f"packs_dir/{shown(name)} is a symbolic link: not read as a pack (emojid follows no links there)"
+        if stat.S_ISDIR(st.st_mode) and not is_text(name):
+            return f'the folder name "{shown(name)}" is not valid UTF-8: not read as a pack (rename it)'
+        return None
+
     def exists(self, name: str) -> bool:
-        return (self.pack_dir(name) / PACK_JSON).is_file()
+        directory = self.pack_dir(name)
+        return not os.path.islink(directory) and os.path.lexists(directory / PACK_JSON)
+
+    def _read_pack_json(self, name: str, directory: Path) -> bytes:
+        """pack.json's bytes, read without following a symlink (the folder's or the
+        file's) and only from a regular file (a FIFO would block the reader)."""
+        try:
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"Pack {name} does not exist") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the pack folder is a symlink: no pack
+                raise NotFound(f"Pack {name} does not exist") from None
+            raise PackUnreadable(name, "cannot be read", exc.strerror or str(exc)) from None
+        try:
+            with open_regular(PACK_JSON, follow_symlinks=False, dir_fd=dir_fd) as fh:
+                return fh.read()
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"Pack {name} does not exist") from None
+        except OSError as exc:
+            detail = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+            raise PackUnreadable(name, "cannot be read", detail) from None
+        finally:
+            os.close(dir_fd)
 
     def load(self, name: str) -> Pack:
         """Read one pack from disk. NotFound without pack.json, PackUnreadable when broken."""
         directory = self.pack_dir(name)
+        raw = self._read_pack_json(name, directory)
         try:
-            raw = (directory / PACK_JSON).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFound(f"Pack {name} does not exist") from None
-        except OSError as exc:
-            raise PackUnreadable(name, "cannot be read", exc.strerror or str(exc)) from None
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            # NaN and Infinity are refused: written back, they would make our JSON invalid.
+            doc = strict_json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise PackUnreadable(name, "is invalid", f"not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise PackUnreadable(name, "is invalid", "not a JSON object")
+        try:
+            # "\udcff" is valid JSON but no Unicode text: nothing could store or show it.
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PackUnreadable(name, "is invalid", "a string in it has an unpaired surrogate") from None
         # Absent keys are empty (Pleroma writes both); a key of the wrong type is a broken file.
         meta = doc.get("pack") or {}
         if not isinstance(meta, dict):
@@ -191,30 +271,66 @@ class PackStore:
         pack = Pack(name=name, meta=meta, files={})
         for shortcode, filename in raw_files.items():
             rel = safe_relpath(filename) if isinstance(filename, str) else None
-            if rel is None or self.file_path(name, rel) is None:
+            if rel is None or self._inside(directory, rel) is None:
                 pack.problems.append(f"{shortcode}: unsafe path {filename!r} ignored")
                 continue
+            if not self._shortcode_re.fullmatch(shortcode):
+                pack.problems.append(f"{shortcode}: not a valid shortcode (does not match "
+                                     f"{self.shortcode_pattern}), ignored")
+                continue
             pack.files[shortcode] = rel
+        pack.problems += self._misnamed(directory)
+        emoji_meta, meta_problems = read_extension(doc)
+        pack.emoji_meta = {code: entry for code, entry in emoji_meta.items() if code in pack.files}
+        pack.problems += meta_problems
         if pack.problems:
             log.warning("pack %s: %s", name, "; ".join(pack.problems))
         pack.tags = self._emoji_txt_tags(directory, name)
-        pack.fingerprint, pack.complete = self._fingerprint(directory, raw, pack.files, pack.tags)
+        # Tags set through emojid replace the emoji.txt ones.
+        pack.tags.update({code: entry["tags"] for code, entry in pack.emoji_meta.items() if "tags" in entry})
+        pack.fingerprint, pack.complete = self._fingerprint(directory, raw, pack.files, pack.tags, pack.problems)
         return pack
 
     def _fingerprint(self, directory: Path, pack_json: bytes, files: dict[str, str],
-                     tags: dict[str, list[str]]) -> tuple[str, bool]:
+                     tags: dict[str, list[str]], problems: list[str] | None = None) -> tuple[str, bool]:
         digest = hashlib.sha256(pack_json)
         # emoji.txt tags are indexed too: editing them alone must count as a change.
         digest.update(json.dumps(tags, sort_keys=True).encode())
+        # So are the problems (a file named in bytes that are not UTF-8 appearing, a
+        # shortcode_pattern changed between runs): the index must show the new ones.
+        digest.update(json.dumps(problems or []).encode())
         complete = True
         for filename in sorted(set(files.values())):
             try:
                 st = os.stat(directory / filename)
+                if not stat.S_ISREG(st.st_mode):
+                    raise OSError("not a regular file")  # a FIFO would block whoever reads it
                 digest.update(f"\0{filename}\0{st.st_size}\0{st.st_mtime_ns}".encode())
             except OSError:
                 complete = False
                 digest.update(f"\0{filename}\0missing".encode())
         return digest.hexdigest(), complete
+
+    @staticmethod
+    def _misnamed(directory: Path) -> list[str]:
+        """Problems for the files and folders of a pack whose names are not UTF-8: left
+        out of everything (indexing, serving, archives), named here so they can be renamed."""
+        problems = []
+        for dirpath, dirnames, filenames in os.walk(directory):
+            for names in (dirnames, filenames):
+                for bad in [n for n in names if not n.startswith(".") and not is_text(n)]:
+                    rel = os.path.relpath(os.path.join(dirpath, bad), directory)
+                    problems.append(f"{shown(rel)}: the name is not valid UTF-8, ignored (rename it)")
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and is_text(d)]
+        return sorted(problems)
+
+    def has_undecodable_names(self) -> bool:
+        """Whether any file or folder in packs_dir has a name that is not UTF-8 (the
+        watcher polls while one does: inotify events cannot name it)."""
+        for _dirpath, dirnames, filenames in os.walk(self.root):
+            if not all(map(is_text, dirnames)) or not all(map(is_text, filenames)):
+                return True
+        return False
 
     def _emoji_txt_tags(self, directory: Path, name: str) -> dict[str, list[str]]:
         """Tags written in emoji.txt (`shortcode, file, tag, ...`): Pleroma drops them, we keep them."""
@@ -226,7 +342,8 @@ class PackStore:
 
     def _emoji_txt_lines(self, directory: Path, name: str) -> Iterator[tuple[str, str, list[str]]]:
         try:
-            text = (directory / EMOJI_TXT).read_text(encoding="utf-8", errors="replace")
+            with open_regular(directory / EMOJI_TXT) as fh:
+                text = fh.read().decode("utf-8", errors="replace")
         except OSError:
             return
         prefix = f"/emoji/{name}/"
@@ -242,7 +359,10 @@ class PackStore:
 
     # -- writing -------------------------------------------------------
 
-    def _write_pack_json(self, name: str, files: dict[str, str], meta: dict[str, Any]) -> None:
+    def _write_pack_json(self, name: str, files: dict[str, str], meta: dict[str, Any],
+                         emoji_meta: dict[str, EmojiMeta] | None = None) -> None:
+        """pack.json with other top-level keys kept; per-emoji metadata as given (default: as it
+        was), only for the listed shortcodes."""
         directory = self.pack_dir(name)
         target = directory / PACK_JSON
         extra: dict[str, Any] = {}
@@ -250,11 +370,13 @@ class PackStore:
             old = json.loads(target.read_bytes())
             if isinstance(old, dict):
                 extra = {k: v for k, v in old.items() if k not in ("files", "pack", "files_count")}
-        data = json.dumps(pack_json_document(files, meta, extra), indent=2, ensure_ascii=False).encode()
-        self._atomic_write(target, data)
+        if emoji_meta is None:
+            emoji_meta = read_extension(extra)[0]
+        extra = with_extension(extra, emoji_meta, set(files))
+        self._atomic_write(target, _pack_json_bytes(pack_json_document(files, meta, extra)))
 
     def _atomic_write(self, target: Path, data: bytes) -> None:
-        fd, tmp = make_temp_file(dir=target.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = make_temp_file(dir=target.parent, prefix=pid_prefix(".tmp-"), suffix=".json")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -272,6 +394,8 @@ class PackStore:
         try:
             directory.mkdir()
         except FileExistsError:
+            if os.path.islink(directory):
+                raise Conflict(f'packs_dir/{name} is a symbolic link: remove it by hand first') from None
             if os.path.lexists(directory / PACK_JSON):
                 self.load(name)  # a broken pack.json says so (409), never "already exists"
                 raise Conflict(f'A pack named "{name}" already exists') from None
@@ -281,13 +405,14 @@ class PackStore:
 
     def delete(self, name: str) -> None:
         directory = self.pack_dir(name)
-        if not (directory / PACK_JSON).is_file():
+        if not self.exists(name):
             raise NotFound(f"Pack {name} does not exist")
         # A broken pack.json refuses (409): its last good state is still served, and
         # deleting what cannot be read would take the images with it.
         self.load(name)
         # Move aside first so the pack vanishes in one step, then remove at leisure.
-        trash = self.root / f".deleting-{name}-{os.getpid()}-{os.urandom(4).hex()}"
+        # A short name (not the pack's: a 250-byte pack name would make it too long).
+        trash = self.root / f"{pid_prefix('.deleting-')}{os.urandom(4).hex()}"
         os.rename(directory, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
@@ -297,36 +422,57 @@ class PackStore:
         filesystem, so `move_into_place` puts it in place with one rename.
         Removed afterwards unless it was moved."""
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = make_temp_dir(dir=self.root, prefix=".staging-")
+        staging = make_temp_dir(dir=self.root, prefix=pid_prefix(".staging-"))
         try:
             yield staging
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def write_staged_pack_json(self, staging: Path, files: dict[str, str], meta: dict[str, Any]) -> None:
-        data = json.dumps(pack_json_document(files, meta), indent=2, ensure_ascii=False).encode()
-        self._atomic_write(staging / PACK_JSON, data)
+    def write_staged_pack_json(self, staging: Path, files: dict[str, str], meta: dict[str, Any],
+                               emoji_meta: dict[str, EmojiMeta] | None = None) -> None:
+        extra = with_extension({}, emoji_meta or {}, set(files))
+        self._atomic_write(staging / PACK_JSON, _pack_json_bytes(pack_json_document(files, meta, extra)))
 
     def move_into_place(self, staging: Path, target: Path, replace: bool) -> None:
         """Rename a staged pack folder into the store; `replace` swaps out an existing pack."""
         if not replace and os.path.lexists(target):
             raise Conflict(f'A pack named "{target.name}" already exists')
-        trash = None
+        trash: Path | None = None
+        marker: Path | None = None
         if replace and os.path.lexists(target):
-            trash = self.root / f".replacing-{target.name}-{os.urandom(4).hex()}"
-            os.rename(target, trash)
+            # The old pack is kept aside under a short name; the marker beside it names the
+            # pack, so a start-up after a crash between the two renames can put it back.
+            trash = self.root / f"{pid_prefix('.replacing-')}{os.urandom(4).hex()}"
+            marker = trash.with_name(trash.name + REPLACING_MARKER)
+            self._atomic_write(marker, target.name.encode())
+            try:
+                os.rename(target, trash)
+            except BaseException:
+                marker.unlink()
+                raise
         try:
             os.rename(staging, target)
-        except BaseException:
+        finally:
             if trash is not None:
-                os.rename(trash, target)
-            raise
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
+                if not os.path.lexists(target):
+                    os.rename(trash, target)  # the staged pack did not land: the old one goes back
+                shutil.rmtree(trash, ignore_errors=True)
+            if marker is not None:
+                with contextlib.suppress(OSError):
+                    marker.unlink()
 
     def save_meta(self, name: str, meta: dict[str, Any]) -> Pack:
         pack = self.load(name)
         self._write_pack_json(name, pack.files, meta)
+        return self.load(name)
+
+    def save_emoji_meta(self, name: str, shortcode: str, entry: EmojiMeta) -> Pack:
+        """Set (or, empty, clear) one emoji's license/author/source/tags in pack.json."""
+        pack = self.load(name)
+        if shortcode not in pack.files:
+            raise NotFound(f'Emoji "{shortcode}" does not exist in pack {name}')
+        emoji_meta = {**pack.emoji_meta, shortcode: entry}
+        self._write_pack_json(name, pack.files, pack.meta, emoji_meta)
         return self.load(name)
 
     def add_file(self, name: str, shortcode: str, filename: str, source: Path) -> Pack:
@@ -335,40 +481,48 @@ class PackStore:
         Refuses (409) a shortcode already in the pack and a filename that
         another emoji uses or that exists on disk: nothing is ever overwritten.
         """
-        pack = self.load(name)
-        self._check_new(pack, shortcode, filename)
-        target = self.file_path(name, filename)
-        if target is None:
-            raise Conflict(f"Invalid filename: {filename!r}")
-        created_dirs = self._make_parents(self.pack_dir(name), target)
-        try:
-            self._place(source, target)
-            files = dict(pack.files)
-            files[shortcode] = filename
-            self._write_pack_json(name, files, pack.meta)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                target.unlink()
-            self._remove_empty_dirs(created_dirs)
-            raise
-        return self.load(name)
+        return self.add_files(name, [(shortcode, filename, source)])
 
-    def add_files(self, name: str, items: list[tuple[str, str, Path]]) -> Pack:
-        """Several files at once (a zip upload): all land, or none does."""
+    def add_files(self, name: str, items: list[tuple[str, str, Path]], staged_in: Path | None = None) -> Pack:
+        """Several files at once (a zip upload): all land, or none does, even when the
+        process is killed midway. The files wait in a staging folder of this store
+        (`staged_in`, where the caller unpacked them; else copies are made in one), a
+        journal there names them, then they are linked into the pack and pack.json is
+        written: a start-up after a kill takes out again what pack.json does not list
+        (`roll_back`), so the pack is as it was before or as it is after."""
+        if staged_in is None:
+            with self.staging_folder() as staging:
+                copies = []
+                for number, (shortcode, filename, source) in enumerate(items):
+                    copy = staging / f"{number}{extension(filename)}"
+                    shutil.copyfile(source, copy)
+                    copies.append((shortcode, filename, copy))
+                return self.add_files(name, copies, staging)
         pack = self.load(name)
+        base = self.pack_dir(name)
         files = dict(pack.files)
+        plan: list[tuple[Path, Path]] = []
+        for shortcode, filename, source in items:
+            self._check_new(pack, shortcode, filename, files)
+            target = self.file_path(name, filename)
+            if target is None:
+                raise Conflict(f"Invalid filename: {filename!r}")
+            plan.append((target, source))
+            files[shortcode] = filename
+        journal = {"pack": name, "files": {target.relative_to(base).as_posix(): source.relative_to(staged_in).as_posix()
+                                           for target, source in plan}}
+        self._atomic_write(staged_in / JOURNAL, json.dumps(journal).encode())
         placed: list[Path] = []
         created: list[Path] = []
         try:
-            for shortcode, filename, source in items:
-                self._check_new(pack, shortcode, filename, files)
-                target = self.file_path(name, filename)
-                if target is None:
-                    raise Conflict(f"Invalid filename: {filename!r}")
-                created += self._make_parents(self.pack_dir(name), target)
-                self._place(source, target)
+            for target, source in plan:
+                created += self._make_parents(base, target)
+                try:
+                    # link() refuses to replace: a file that appeared meanwhile is never clobbered.
+                    os.link(source, target)
+                except FileExistsError:
+                    raise Conflict(f'File "{target.name}" already exists') from None
                 placed.append(target)
-                files[shortcode] = filename
             self._write_pack_json(name, files, pack.meta)
         except BaseException:
             for path in placed:
@@ -376,6 +530,101 @@ class PackStore:
                     path.unlink()
             self._remove_empty_dirs(created)
             raise
+        return self.load(name)
+
+    def roll_back(self, staging: Path) -> int:
+        """Undo an `add_files` that was killed: of the files its journal names, those its
+        pack's pack.json does not list (it was not written) and that are still the very
+        files staged (same inode) are removed, with folders that were made for them.
+        The number removed."""
+        try:
+            with open_regular(staging / JOURNAL, follow_symlinks=False) as fh:
+                journal = strict_json.loads(fh.read())
+            name, staged = journal["pack"], journal["files"]
+            if not isinstance(name, str) or not isinstance(staged, dict):
+                raise ValueError("not a journal")
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: unreadable journal, nothing undone (%s)", staging.name, exc)
+            return 0
+        try:
+            listed = set(self.load(name).files.values())
+        except NotFound:
+            listed = set()
+        except EmojidError as exc:
+            log.warning("cannot undo an interrupted upload to %s: %s", name, exc)
+            return 0
+        removed = 0
+        for filename, staged_name in staged.items():
+            rel = safe_relpath(staged_name) if isinstance(staged_name, str) else None
+            target = self.file_path(name, filename) if isinstance(filename, str) else None
+            if filename in listed or rel is None or target is None:
+                continue
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.lstat(target), os.lstat(staging / rel)):
+                    os.unlink(target)
+                    self._prune_dirs(name, filename)
+                    removed += 1
+        if removed:
+            log.warning("pack %s: took out %d files of an upload that was interrupted", name, removed)
+        return removed
+
+    def merge_files(self, name: str, items: list[tuple[str, str, Path]], emoji_meta: dict[str, EmojiMeta]) -> Pack:
+        """An import into an existing pack, all or nothing. Each (shortcode, filename, source)
+        adds an emoji or, for a shortcode the pack has, replaces its image: over the same
+        file name (the old bytes kept aside until pack.json is written), or under a new one
+        (the old file goes afterwards unless an alias lists it). `emoji_meta` entries replace
+        those of their shortcodes."""
+        pack = self.load(name)
+        base = self.pack_dir(name)
+        files = dict(pack.files)
+        placed: list[Path] = []
+        created: list[Path] = []
+        aside: list[tuple[str, Path]] = []
+        superseded: list[str] = []
+        try:
+            for shortcode, filename, source in items:
+                old = files.get(shortcode)
+                target = self.file_path(name, filename)
+                if target is None:
+                    raise Conflict(f"Invalid filename: {filename!r}")
+                if old == filename and os.path.lexists(target):
+                    backup = self._temp_name(target)
+                    os.link(target, backup)
+                    aside.append((backup, target))
+                    staged = self._temp_name(target)
+                    try:
+                        shutil.copyfile(source, staged)
+                        os.replace(staged, target)
+                    except BaseException:
+                        with contextlib.suppress(OSError):
+                            os.unlink(staged)
+                        raise
+                else:
+                    if any(f == filename for s, f in files.items() if s != shortcode) or os.path.lexists(target):
+                        raise Conflict(f'File "{filename}" already exists in pack {name}')
+                    created += self._make_parents(base, target)
+                    self._place(source, target)
+                    placed.append(target)
+                    if old is not None and old != filename:
+                        superseded.append(old)
+                files[shortcode] = filename
+            self._write_pack_json(name, files, pack.meta, {**pack.emoji_meta, **emoji_meta})
+        except BaseException:
+            for backup, target in aside:
+                with contextlib.suppress(OSError):
+                    os.replace(backup, target)
+            for path in placed:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            self._remove_empty_dirs(created)
+            raise
+        for backup, _target in aside:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+        for filename in superseded:
+            self._unlink_unused(name, filename, files)
         return self.load(name)
 
     def _check_new(self, pack: Pack, shortcode: str, filename: str, files: dict[str, str] | None = None) -> None:
@@ -389,7 +638,7 @@ class PackStore:
             raise Conflict(f'File "{filename}" already exists in pack {pack.name}')
 
     def _place(self, source: Path, target: Path) -> None:
-        fd, tmp = make_temp_file(dir=target.parent, prefix=".tmp-", suffix=extension(target.name))
+        fd, tmp = make_temp_file(dir=target.parent, prefix=pid_prefix(".tmp-"), suffix=extension(target.name))
         os.close(fd)
         try:
             shutil.copyfile(source, tmp)
@@ -506,8 +755,12 @@ class PackStore:
                 self._remove_empty_dirs(created)
                 raise
         files[new_shortcode] = new_filename
+        # The metadata follows the emoji; a replaced emoji's goes with it.
+        emoji_meta = {code: entry for code, entry in pack.emoji_meta.items() if code not in (shortcode, new_shortcode)}
+        if shortcode in pack.emoji_meta:
+            emoji_meta[new_shortcode] = pack.emoji_meta[shortcode]
         try:
-            self._write_pack_json(name, files, pack.meta)
+            self._write_pack_json(name, files, pack.meta, emoji_meta)
         except BaseException:
             if backup is not None:
                 os.replace(backup, base / new_filename)
@@ -528,7 +781,7 @@ class PackStore:
 
     @staticmethod
     def _temp_name(target: Path) -> str:
-        return str(target.parent / f".tmp-{os.urandom(6).hex()}{extension(target.name)}")
+        return str(target.parent / f"{pid_prefix('.tmp-')}{os.urandom(6).hex()}{extension(target.name)}")
 
     # -- folders without pack.json -------------------------------------
 
@@ -560,7 +813,9 @@ class PackStore:
 
         def take(shortcode: str, file: str, tags: list[str]) -> None:
             rel = safe_relpath(file)
-            if rel is None or self.file_path(name, rel) is None:
+            if not is_text(file):
+                folder.skipped.append(Skipped(name, shown(file), "the name is not valid UTF-8"))
+            elif rel is None or self.file_path(name, rel) is None:
                 folder.skipped.append(Skipped(name, file, "the path leads outside the folder"))
             elif not shortcode_ok(shortcode):
                 folder.skipped.append(Skipped(name, file, f"not a valid shortcode ({shortcode!r})"
@@ -595,7 +850,7 @@ class PackStore:
             try:
                 check_pack_name(entry.name)
             except EmojidError:
-                log.warning("import: skipping folder with an invalid pack name: %r", entry.name)
+                log.warning("import: skipping folder with an invalid pack name: %r", shown(entry.name))
                 continue
             folder = self.read_loose(entry.name, shortcode_ok)
             if folder is None:
@@ -613,25 +868,47 @@ class PackStore:
                     yield Path(dirpath) / f
 
     def sweep_leftovers(self, older_than: float) -> int:
-        """Old `.staging-*`, `.deleting-*`, `.replacing-*` folders and `.tmp-*` files."""
-        cutoff = time.time() - older_than
+        """`.staging-*`, `.deleting-*`, `.replacing-*` folders and `.tmp-*` files a crash left.
+
+        Run at start-up. Those of a process that is gone (their names carry its pid)
+        go whatever their age; others only when older than `older_than` seconds (another
+        process may be using them). An upload killed while linking its files into a
+        pack is undone first (`roll_back`), an interrupted replace put back.
+        """
         removed = 0
         if not self.root.is_dir():
             return 0
-        for aside in self.root.glob(".replacing-*"):
-            # A crash between the two renames of a replace: put the old pack back.
-            name = aside.name[len(".replacing-"):].rsplit("-", 1)[0]
-            with contextlib.suppress(OSError, EmojidError):
-                if not os.path.lexists(self.pack_dir(name)) and aside.lstat().st_mtime < time.time() - 10:
-                    os.rename(aside, self.pack_dir(name))
-                    log.warning("restored pack %s, left aside by an interrupted replace", name)
-        candidates = [p for p in self.root.iterdir() if p.name.startswith((".staging-", ".deleting-", ".replacing-"))]
-        candidates += list(self.root.glob("*/**/.tmp-*"))
-        for path in candidates:
-            with contextlib.suppress(OSError):
-                if path.lstat().st_mtime < cutoff:
-                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-                    removed += 1
+        prefixes = (".staging-", ".deleting-", ".replacing-", ".tmp-")
+
+        def gone(path: Path, age: float) -> bool:
+            prefix = next(p for p in prefixes if path.name.startswith(p))
+            return left_by_dead_process(path.name, prefix) or path.lstat().st_mtime < time.time() - age
+
+        with self.write_lock():
+            for aside in self.root.glob(".replacing-*"):
+                # A crash between the two renames of a replace: put the old pack back.
+                with contextlib.suppress(OSError, EmojidError):
+                    if aside.name.endswith(REPLACING_MARKER) or not aside.is_dir() or aside.is_symlink():
+                        continue
+                    marker = aside.with_name(aside.name + REPLACING_MARKER)
+                    if os.path.lexists(marker):
+                        name = marker.read_text(encoding="utf-8")
+                    else:  # named as before the marker: .replacing-<name>-<random>
+                        name = aside.name[len(".replacing-"):].rsplit("-", 1)[0]
+                    if not os.path.lexists(self.pack_dir(name)) and gone(aside, 10):
+                        os.rename(aside, self.pack_dir(name))
+                        log.warning("restored pack %s, left aside by an interrupted replace", name)
+            for staging in self.root.glob(".staging-*"):
+                with contextlib.suppress(OSError):
+                    if staging.is_dir() and not staging.is_symlink() and gone(staging, older_than):
+                        self.roll_back(staging)
+            candidates = [p for p in self.root.iterdir() if p.name.startswith(prefixes)]
+            candidates += list(self.root.glob("*/**/.tmp-*"))
+            for path in candidates:
+                with contextlib.suppress(OSError):
+                    if gone(path, older_than):
+                        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                        removed += 1
         return removed
 
     # -- archives ------------------------------------------------------
@@ -655,7 +932,9 @@ class PackStore:
                     info = zipfile.ZipInfo(rel, date_time=ZIP_EPOCH)
                     info.external_attr = 0o100644 << 16
                     info.create_system = 3
-                    with open(path, "rb") as src, zf.open(info, "w", force_zip64=os.path.getsize(path) > 2**31) as dst:
+                    # Regular files only (a FIFO would block the build), pack.json not through a link.
+                    with open_regular(path, follow_symlinks=rel != PACK_JSON) as src, \
+                            zf.open(info, "w", force_zip64=os.fstat(src.fileno()).st_size > 2**31) as dst:
                         shutil.copyfileobj(src, dst, 1 << 20)
             digest = hashlib.sha256()
             with open(tmp, "rb") as fh:

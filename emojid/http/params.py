@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from emojid import strict_json
 from emojid.errors import BadRequest, PayloadTooLarge
 
 # JSON bodies larger than this are parsed in a worker thread.
@@ -75,8 +76,9 @@ def json_object(text: bytes | str, name: str | None = None) -> dict[str, Any]:
     if _value_marks(text) > MAX_JSON_VALUES:
         raise PayloadTooLarge(f"{name or 'The JSON body'} has more than {MAX_JSON_VALUES} values")
     try:
-        # RecursionError: nesting deeper than the parser's stack (`[[[[...`).
-        data = json.loads(text)
+        # RecursionError: nesting deeper than the parser's stack (`[[[[...`). NaN and
+        # Infinity are refused: stored, they would make our answers invalid JSON.
+        data = strict_json.loads(text)
     except (ValueError, RecursionError):
         raise BadRequest(malformed) from None
     if not isinstance(data, dict):

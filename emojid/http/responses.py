@@ -24,7 +24,8 @@ class JSON(Response):
     def render(self, content: Any) -> bytes:
         if isinstance(content, bytes):
             return content  # a body serialised ahead of time
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        # allow_nan=False: NaN or Infinity would make the answer invalid JSON (refused on input).
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 async def emojid_error(request: Request, exc: Exception) -> Response:

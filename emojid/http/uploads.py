@@ -21,6 +21,7 @@ from starlette.requests import Request
 
 from emojid.context import ctx
 from emojid.errors import BadRequest, PayloadTooLarge
+from emojid.files import left_by_dead_process, pid_prefix
 
 DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w-]+=[^;,]*)*);base64,(?P<data>.*)$", re.S)
 CLEAR = object()  # what "" asks for
@@ -37,14 +38,16 @@ class Upload:
 
 
 def sweep_uploads(cache_dir: Path, older_than: float = 3600) -> int:
-    """Remove request temp files a crash left in cache_dir/tmp (only old ones:
-    another emojid process may be receiving an upload now)."""
+    """Remove request temp files a crash left in cache_dir/tmp, at start-up: those of a
+    process that is gone (their names carry its pid) whatever their age, others only
+    when old (another emojid process may be receiving an upload now)."""
     cutoff = time.time() - older_than
     removed = 0
     for path in (cache_dir / "tmp").glob("*"):
-        if path.name.startswith(("upload-", "dataurl-")):
+        prefix = next((p for p in ("upload-", "dataurl-") if path.name.startswith(p)), None)
+        if prefix is not None:
             with contextlib.suppress(OSError):
-                if path.lstat().st_mtime < cutoff:
+                if left_by_dead_process(path.name, prefix) or path.lstat().st_mtime < cutoff:
                     path.unlink()
                     removed += 1
     return removed
@@ -57,7 +60,7 @@ async def spooled(request: Request, file: UploadFile, limit: int) -> AsyncIterat
 
     def copy() -> Upload:
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=pid_prefix("upload-"))
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -93,7 +96,7 @@ def _decode_data_url(request: Request, value: str, name: str, limit: int) -> Pat
         raise BadRequest(f"{name}: the data URL is not valid base64") from None
     tmp_dir = ctx(request).config.cache_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(dir=tmp_dir, prefix="dataurl-")
+    fd, path = tempfile.mkstemp(dir=tmp_dir, prefix=pid_prefix("dataurl-"))
     with os.fdopen(fd, "wb") as out:
         out.write(raw)
     return Path(path)

@@ -70,7 +70,7 @@ class BookmarkFolders:
         found = self.index.emoji_files([shortcode]).get(shortcode)
         if found is None:
             return None
-        pack, filename = found
+        pack, filename, _frames = found
         return emoji_url(self.config.public_url, pack, filename)
 
     def render(self, folder: FolderRow) -> dict:

@@ -14,7 +14,7 @@ import emoji as emoji_data
 
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
-from emojid.emoji.urls import emoji_url
+from emojid.emoji.urls import emoji_url, static_url
 from emojid.errors import BadRequest
 from emojid.ids import now_iso
 from emojid.social.index import SocialIndex
@@ -81,8 +81,21 @@ class Reactions:
         found = self.index.emoji_files([match.group(1)])
         if match.group(1) not in found:
             return None
-        pack, filename = found[match.group(1)]
+        pack, filename, _frames = found[match.group(1)]
         return Reaction(match.group(1), emoji_url(self.base_url, pack, filename))
+
+    def static_urls(self, groups: list[ReactionGroup]) -> dict[str, str | None]:
+        """Each reaction's static_url: for a custom emoji still in the packs as the animated
+        file it was given with, its static frame; otherwise its url (None for unicode)."""
+        found = self.index.emoji_files([g.emoji for g in groups if g.url])
+        urls: dict[str, str | None] = {}
+        for group in groups:
+            urls[group.emoji] = group.url
+            entry = found.get(group.emoji)
+            if group.url and entry is not None and entry[2] > 1 \
+                    and emoji_url(self.base_url, entry[0], entry[1]) == group.url:
+                urls[group.emoji] = static_url(self.base_url, entry[0], entry[1], True)
+        return urls
 
     def removal_name(self, text: str) -> str:
         """The stored name a DELETE means: a custom emoji may have left the packs since."""

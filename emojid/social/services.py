@@ -7,6 +7,8 @@ a per-answer cache of rendered accounts, so each answer gets a fresh one
 
 from __future__ import annotations
 
+from emojid.auth import ratelimit
+from emojid.auth.ratelimit import RequestLimiter
 from emojid.config import Config
 from emojid.remote import RemoteClient
 from emojid.social.backups import Backups, BackupWorker
@@ -43,6 +45,7 @@ class Social:
         self.relationships = Relationships(index, config)
         self.profiles = Profiles(index, config)
         self.registration = Registration(index, config)
+        self.signups = RequestLimiter(ratelimit.SIGNUPS_PER_ADDRESS, ratelimit.SIGNUP_WINDOW_SECONDS)
         self.captchas = Captchas(index, config)
         self.credentials = Credentials(index, config)
         self.moves = Moves(index, config, remote)

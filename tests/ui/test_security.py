@@ -32,14 +32,16 @@ PAGES = ["/ui/", "/ui/?q=smile", "/ui/packs/faces", "/ui/packs/faces?page=99", "
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
     def prepare(config) -> None:
         art_pack(config.packs_dir, "faces", {"smile": face_png("#ffb703", 0), "frown": face_png("#4361ee", 2)})
-        # Hand-written, so nothing checked it: a shortcode and a description that are markup.
+        # Hand-written: a shortcode and a description that are markup. The shortcode is held to
+        # `[emoji] shortcode_pattern` as uploads are; this admin's pattern takes anything.
         odd = config.packs_dir / "odd"
         odd.mkdir()
         (odd / "x.png").write_bytes(png_bytes("purple"))
         (odd / "pack.json").write_text(json.dumps({
             "files": {HOSTILE: "x.png"}, "pack": {"description": '<img src=x onerror="alert(2)">'}}))
 
-    async with serving(tmp_path_factory.mktemp("ui-security"), prepare=prepare) as s:
+    async with serving(tmp_path_factory.mktemp("ui-security"), '[emoji]\nshortcode_pattern = ".+"\n',
+                       prepare=prepare) as s:
         yield s
 
 

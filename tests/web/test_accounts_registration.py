@@ -149,12 +149,12 @@ async def test_closed_registrations_and_invites(tmp_path):
 
 
 async def test_captcha(tmp_path):
-    async with serving(tmp_path / "s", "[instance]\ncaptcha_enabled = true\ncaptcha_seconds_valid = 1\n") as server:
+    async with serving(tmp_path / "s", "[instance]\ncaptcha_enabled = true\ncaptcha_seconds_valid = 3\n") as server:
         token = await app_token(server)
         async with server.anon() as c:
             for prefix in ("/api/v1/pleroma", "/api/pleroma"):
                 captcha = (await c.get(f"{prefix}/captcha")).json()
-                assert captcha["type"] == "native" and captcha["seconds_valid"] == 1
+                assert captcha["type"] == "native" and captcha["seconds_valid"] == 3
                 assert captcha["url"].startswith("data:image/png;base64,")
                 with Image.open(io.BytesIO(base64.b64decode(captcha["url"].split(",", 1)[1]))) as image:
                     assert image.format == "PNG" and image.width > image.height > 20
@@ -185,7 +185,7 @@ async def test_captcha(tmp_path):
         r = await register(server, token, captcha_token=good["token"], captcha_answer_data=good["answer_data"],
                            captcha_solution=answer(good).lower())
         assert r.status_code == 200, r.text
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(3.1)
         r = await register(server, token, username="late", email="", captcha_token=late["token"],
                            captcha_answer_data=late["answer_data"], captcha_solution=answer(late))
         assert field_error(r) == {"captcha": ["CAPTCHA expired"]}
@@ -336,3 +336,23 @@ async def test_confirmation_resend_for_a_confirmed_account_sends_nothing(server,
         r = await c.post(f"{prefix}/accounts/confirmation_resend", json={"email": "user@example.org"})
         assert r.status_code == 204
     assert spooled(server) == []
+
+
+async def test_signups_are_rate_limited_per_address(tmp_path, monkeypatch):
+    from emojid.auth import ratelimit
+
+    monkeypatch.setattr(ratelimit, "SIGNUPS_PER_ADDRESS", 3)  # Pleroma's app_account_creation is 25 / 30 min
+    async with serving(tmp_path / "s") as server, server.anon() as c:
+        app = await app_token(server)
+        for i in range(2):
+            form = {"nickname": f"n{i}", "password": "pw", "confirm": "pw", "email": f"n{i}@example.org"}
+            assert (await c.post("/api/account/register", data=form)).status_code == 200
+        async with server.client(app) as a:
+            r = await a.post("/api/v1/accounts", data={**VALID, "username": "third", "email": "t@example.org"})
+            assert r.status_code == 200, r.text
+            r = await a.post("/api/v1/accounts", data={**VALID, "username": "fourth", "email": "f@example.org"})
+        assert_error(r, 429, "Throttled")
+        assert int(r.headers["retry-after"]) > 0
+        form = {"nickname": "fifth", "password": "pw", "confirm": "pw", "email": "v@example.org"}
+        assert_error(await c.post("/api/account/register", data=form), 429, "Throttled")
+        assert with_index(server, lambda index: index.account_by_nickname("fourth")) is None

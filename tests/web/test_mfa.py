@@ -339,7 +339,7 @@ async def test_page_mfa_tokens_only_finish_on_the_page(server):
 async def strict_server(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(ratelimit, "ACCOUNT_MAX_FAILURES", 3)
     monkeypatch.setattr(ratelimit, "ADDRESS_MAX_FAILURES", 6)
-    monkeypatch.setattr(ratelimit, "WINDOW_SECONDS", 1.0)
+    monkeypatch.setattr(ratelimit, "WINDOW_SECONDS", 3.0)  # wide enough for a loaded machine
     async with serving(tmp_path / "strict") as s:
         yield s
 
@@ -353,7 +353,7 @@ async def test_wrong_codes_throttle(strict_server):
         assert_error(await challenge(server, app, mfa_token, "000000"), 400, "Invalid code")
     throttled = await challenge(server, app, mfa_token, device.totp.now())
     assert_error(throttled, 429, "Throttled")
-    assert 1 <= int(throttled.headers["retry-after"]) <= 2
+    assert 1 <= int(throttled.headers["retry-after"]) <= 3
     # The right password again does not buy more guesses at the code.
     fresh = await mfa_required(server, app)
     assert_error(await challenge(server, app, fresh, device.totp.now()), 429, "Throttled")
@@ -361,7 +361,7 @@ async def test_wrong_codes_throttle(strict_server):
         page = html(await c.post("/oauth/authorize", data=login_form(app, "user", "userpass")), 200)
         r = await c.post("/oauth/mfa/verify", data={**mfa_form(page), "mfa[code]": device.totp.now()})
         assert_error(r, 429, "Throttled")
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(3.1)
     assert (await challenge(server, app, mfa_token, await device.code())).status_code == 200
 
 
@@ -372,7 +372,7 @@ async def test_wrong_passwords_on_security_settings_throttle(strict_server):
             assert_error(await c.request("DELETE", "/api/pleroma/accounts/mfa/totp", json={"password": "x"}), 422)
         assert_error(await c.request("DELETE", "/api/pleroma/accounts/mfa/totp", json={"password": "userpass"}),
                      429, "Throttled")
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(3.1)
         r = await c.request("DELETE", "/api/pleroma/accounts/mfa/totp", json={"password": "userpass"})
         assert r.status_code == 200, r.text
 

@@ -39,7 +39,8 @@ async def test_unicode_reactions_in_order_with_me(server):
         reacted = ok(await c.put(f"{base}/⚠"))
         assert reacted["id"] == status["id"]
         assert reacted["pleroma"]["emoji_reactions"] == [
-            {"name": "\u26a0\ufe0f", "count": 1, "me": True, "url": None, "account_ids": [bob.id]}]
+            {"name": "\u26a0\ufe0f", "count": 1, "me": True, "url": None, "static_url": None,
+             "account_ids": [bob.id]}]
         ok(await c.put(f"{base}/{quote('☕')}"))
         ok(await c.put(f"{base}/🇦"))  # a lone regional indicator
         ok(await c.put(f"{base}/☕"))  # twice: still one reaction
@@ -86,7 +87,7 @@ async def test_custom_reactions_carry_urls(emoji_server):
     async with client(server, bob) as c:
         reacted = ok(await c.put(f"{base}/:blobcat:"))
         assert reacted["pleroma"]["emoji_reactions"] == [
-            {"name": "blobcat", "count": 1, "me": True, "url": url, "account_ids": [bob.id]}]
+            {"name": "blobcat", "count": 1, "me": True, "url": url, "static_url": url, "account_ids": [bob.id]}]
         ok(await c.put(f"{base}/%3Ablobfox%3A"))  # percent-encoded colons
     async with client(server, alice) as c:
         ok(await c.put(f"{base}/blobcat"))  # bare, as Pleroma quotes it

@@ -4,10 +4,12 @@ indexed; lint, the static frames and the emoji lists read them here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Collection, Iterable
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from emojid.db import Tables
 
@@ -35,17 +37,6 @@ class FileFacts:
 
 
 @dataclass(frozen=True)
-class LintRow:
-    """One emoji as lint sees it: its listing and its file's facts (None: no such file)."""
-
-    pack: str
-    shortcode: str
-    filename: str
-    loose: bool  # a folder without pack.json
-    facts: FileFacts | None
-
-
-@dataclass(frozen=True)
 class ListFacts:
     """What the global lists need: files not to serve, and animated ones (static_url)."""
 
@@ -53,11 +44,37 @@ class ListFacts:
     animated: frozenset[tuple[str, str]]
 
 
+class PackContents(NamedTuple):
+    """A pack (or folder without pack.json) as lint reads it."""
+
+    name: str
+    loose: bool
+    # (shortcode, filename, size, width, height, frames, format, problem, sha256), by shortcode;
+    # the facts are None for a file that is not there.
+    emoji: list[tuple[Any, ...]]
+    unlisted: list[str]  # files of the folder no emoji uses
+
+
+class LintRow(NamedTuple):
+    """One listed emoji as lint sees it, with the facts of its file (size None: no such file)."""
+
+    pack: str
+    shortcode: str
+    filename: str
+    loose: bool  # a folder without pack.json
+    size: int | None
+    width: int | None
+    height: int | None
+    frames: int | None
+    format: str | None
+    problem: str | None
+
+
 _COLUMNS = "pack, filename, size, mtime_ns, sha256, width, height, frames, format, problem"
-_F_COLUMNS = ", ".join(f"f.{c.strip()}" for c in _COLUMNS.split(","))
 # Both listings, packs and folders without pack.json, as one (pack, shortcode, filename, loose).
 _LISTED = ("SELECT pack, shortcode, filename, 0 AS loose FROM emoji "
            "UNION ALL SELECT folder, shortcode, filename, 1 FROM loose_emoji")
+_BUMP = "UPDATE state SET value = value + 1 WHERE key = 'emoji_generation'"
 
 
 def _facts(row: tuple[Any, ...]) -> FileFacts:
@@ -78,6 +95,11 @@ class EmojiFilesIndex(Tables):
         rows = self.execute(f"SELECT {_COLUMNS} FROM emoji_files WHERE pack = ?", (pack,))
         return {row[1]: _facts(row) for row in rows}
 
+    def file_stamps(self, pack: str) -> dict[str, tuple[int, int]]:
+        """filename -> (size, mtime_ns) as recorded: enough to tell whether anything changed."""
+        rows = self.execute("SELECT filename, size, mtime_ns FROM emoji_files WHERE pack = ?", (pack,))
+        return {filename: (size, mtime_ns) for filename, size, mtime_ns in rows}
+
     def put_file_facts(self, pack: str, facts: Iterable[FileFacts]) -> bool:
         """The pack's files as they are now; True (and a new emoji generation, so the
         cached lists follow) when anything differs from what was recorded."""
@@ -96,7 +118,7 @@ class EmojiFilesIndex(Tables):
                 [(f.pack, f.filename, f.size, f.mtime_ns, f.sha256, f.width, f.height, f.frames, f.format,
                   f.problem) for name, f in new.items() if old.get(name) != f],
             )
-            conn.execute("UPDATE state SET value = value + 1 WHERE key = 'emoji_generation'")
+            conn.execute(_BUMP)
             return True
 
         return self.transaction(write)
@@ -105,7 +127,7 @@ class EmojiFilesIndex(Tables):
         def write() -> bool:
             gone = self.db.conn.execute("DELETE FROM emoji_files WHERE pack = ?", (pack,)).rowcount
             if gone:
-                self.db.conn.execute("UPDATE state SET value = value + 1 WHERE key = 'emoji_generation'")
+                self.db.conn.execute(_BUMP)
             return bool(gone)
 
         return self.transaction(write)
@@ -133,67 +155,109 @@ class EmojiFilesIndex(Tables):
                             "ORDER BY pack, filename")
         return [_facts(row) for row in rows]
 
-    def frames_of(self, files: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """(pack, filename) -> frames, for the files that have facts and no problem."""
-        wanted = list(dict.fromkeys(files))
-        found: dict[tuple[str, str], int] = {}
-        for start in range(0, len(wanted), 400):
-            chunk = wanted[start:start + 400]
-            where = " OR ".join("(pack = ? AND filename = ?)" for _ in chunk)
-            rows = self.execute(f"SELECT pack, filename, frames FROM emoji_files WHERE problem IS NULL AND ({where})",
-                                [v for pair in chunk for v in pair])
-            found.update({(p, f): int(n or 1) for p, f, n in rows})
-        return found
+    def animated_sha_in_use(self, sha256: str) -> bool:
+        """Whether some animated file still has these bytes (its static frame is shared)."""
+        return bool(self.execute("SELECT 1 FROM emoji_files WHERE sha256 = ? AND frames > 1 AND problem IS NULL "
+                                 "LIMIT 1", (sha256,)))
 
-    # -- what lint reads ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def lint_snapshot(self) -> Iterator[LintSnapshot]:
+        """What lint reads, from one consistent snapshot of the index, streamed: a separate
+        read-only connection (WAL lets writers carry on; the shared one stays free)."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("BEGIN")
+            yield LintSnapshot(conn)
+        finally:
+            conn.close()
 
-    def lint_rows(self, packs: Collection[str] | None = None) -> list[LintRow]:
-        """Every listed emoji of `packs` (all without), with its file's facts."""
-        where, params = _in("l.pack", packs)
-        rows = self.execute(
-            f"SELECT l.pack, l.shortcode, l.filename, l.loose, {_F_COLUMNS} FROM ({_LISTED}) l "
-            "LEFT JOIN emoji_files f ON f.pack = l.pack AND f.filename = l.filename "
-            f"WHERE {where} ORDER BY l.pack, l.shortcode", params)
-        return [LintRow(r[0], r[1], r[2], bool(r[3]), _facts(r[4:]) if r[4] is not None else None) for r in rows]
 
-    def files_of(self, packs: Collection[str] | None = None) -> list[FileFacts]:
-        """The facts of every file of `packs` (all without), listed or not."""
-        where, params = _in("pack", packs)
-        return [_facts(r) for r in self.execute(f"SELECT {_COLUMNS} FROM emoji_files WHERE {where}", params)]
+class LintSnapshot:
+    """The index as lint reads it, each query narrowed to `packs` (every one when None);
+    rows come in batches, so 100k emoji never sit in memory at once."""
 
-    def content_peers(self, packs: Collection[str] | None = None) -> list[tuple[str, str, str, str]]:
-        """(sha256, pack, filename, shortcode) of the listed emoji whose bytes some other file
-        has too (the candidates for duplicate_content), for the bytes of `packs` (all without)."""
-        where, params = _in("pack", packs)
-        rows = self.execute(
-            f"SELECT f.sha256, l.pack, l.filename, l.shortcode FROM ({_LISTED}) l "
-            "JOIN emoji_files f ON f.pack = l.pack AND f.filename = l.filename "
-            "WHERE f.problem IS NULL AND f.sha256 IN (SELECT sha256 FROM emoji_files WHERE sha256 IN "
-            f"(SELECT sha256 FROM emoji_files WHERE {where}) GROUP BY sha256 HAVING count(*) > 1) "
-            "ORDER BY f.sha256, l.pack, l.filename, l.shortcode", params)
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-    def shortcode_peers(self, packs: Collection[str] | None = None) -> list[tuple[str, str, bool]]:
-        """(shortcode, pack, loose) of every shortcode listed more than once, among the
-        shortcodes of `packs` (all without)."""
-        where, params = _in("pack", packs)
-        rows = self.execute(
-            f"SELECT shortcode, pack, loose FROM ({_LISTED}) WHERE shortcode IN "
-            f"(SELECT shortcode FROM ({_LISTED}) WHERE {where}) AND shortcode IN "
-            f"(SELECT shortcode FROM ({_LISTED}) GROUP BY shortcode HAVING count(*) > 1) "
-            "ORDER BY shortcode, loose, pack", params)
-        return [(r[0], r[1], bool(r[2])) for r in rows]
+    def _rows(self, sql: str, params: list[str]) -> Iterator[tuple[Any, ...]]:
+        cursor = self.conn.execute(sql, params)
+        while chunk := cursor.fetchmany(2000):
+            yield from chunk
 
-    def pack_problems(self, packs: Collection[str] | None = None) -> dict[str, list[str]]:
-        """Entries reading pack.json set aside (unsafe paths), per pack."""
+    def generation(self) -> int:
+        return int(self.conn.execute("SELECT value FROM state WHERE key = 'emoji_generation'").fetchone()[0])
+
+    def known(self) -> set[str]:
+        """Every pack, folder without pack.json, and pack.json never read."""
+        return {r[0] for r in self._rows("SELECT name FROM packs UNION SELECT name FROM loose_folders "
+                                         "UNION SELECT name FROM pack_errors", [])}
+
+    def pack_errors(self, packs: Collection[str] | None) -> Iterator[tuple[str, str]]:
         where, params = _in("name", packs)
-        found: dict[str, list[str]] = {}
-        for name, raw in self.execute(f"SELECT name, problems FROM packs WHERE {where} AND problems != '[]'",
-                                      params):
+        return self._rows(f"SELECT name, error FROM pack_errors WHERE {where} ORDER BY name", params)
+
+    def pack_problems(self, packs: Collection[str] | None) -> Iterator[tuple[str, str]]:
+        """(pack, problem) of each entry reading pack.json set aside (unsafe paths)."""
+        where, params = _in("name", packs)
+        for name, raw in self._rows(f"SELECT name, problems FROM packs WHERE {where} AND problems != '[]'", params):
             try:
                 problems = json.loads(raw)
             except ValueError:
                 continue
             if isinstance(problems, list):
-                found[name] = [p for p in problems if isinstance(p, str)]
-        return found
+                yield from ((name, p) for p in problems if isinstance(p, str))
+
+    def contents(self, packs: Collection[str] | None) -> Iterator[PackContents]:
+        """Pack by pack (and folder by folder), by name: its emoji with their files' facts
+        (by shortcode: the primary key's order), and the files no emoji uses. Short indexed
+        queries."""
+        where, params = _in("name", packs)
+        names = self.conn.execute(f"SELECT name, 0 FROM packs WHERE {where} UNION ALL "
+                                  f"SELECT name, 1 FROM loose_folders WHERE {where} ORDER BY 1", params * 2).fetchall()
+        for name, loose in names:
+            table, column = ("loose_emoji", "folder") if loose else ("emoji", "pack")
+            emoji = self.conn.execute(
+                "SELECT e.shortcode, e.filename, f.size, f.width, f.height, f.frames, f.format, f.problem, f.sha256 "
+                f"FROM {table} e LEFT JOIN emoji_files f ON f.pack = e.{column} AND f.filename = e.filename "
+                f"WHERE e.{column} = ? ORDER BY e.shortcode", (name,)).fetchall()
+            unlisted = [r[0] for r in self.conn.execute(
+                "SELECT filename FROM emoji_files WHERE pack = ? AND filename NOT IN "
+                f"(SELECT filename FROM {table} WHERE {column} = ?) ORDER BY filename", (name, name))]
+            yield PackContents(name, bool(loose), emoji, unlisted)
+
+    def shared_bytes(self) -> set[str]:
+        """The SHA-256 of every content more than one file has."""
+        return {r[0] for r in self._rows("SELECT sha256 FROM emoji_files GROUP BY sha256 HAVING count(*) > 1", [])}
+
+    def content_peers(self, packs: Collection[str]) -> Iterator[tuple[str, str, str, str]]:
+        """(sha256, pack, filename, shortcode) of every listed, readable emoji whose bytes
+        a file of `packs` has, when more than one file has them."""
+        where, params = _in("pack", packs)
+        files = list(self._rows(
+            "SELECT sha256, pack, filename FROM emoji_files WHERE problem IS NULL AND sha256 IN "
+            f"(SELECT sha256 FROM emoji_files WHERE {where}) AND sha256 IN "
+            "(SELECT sha256 FROM emoji_files GROUP BY sha256 HAVING count(*) > 1)", params))
+        wanted = {(pack, filename) for _sha, pack, filename in files}
+        involved = sorted({pack for pack, _filename in wanted})
+        shortcodes: dict[tuple[str, str], list[str]] = {}
+        for start in range(0, len(involved), 400):  # the packs' listings, whole: no index by filename
+            chunk = involved[start:start + 400]
+            marks = ",".join("?" * len(chunk))
+            for pack, shortcode, filename in self._rows(
+                    f"SELECT pack, shortcode, filename FROM emoji WHERE pack IN ({marks}) "
+                    f"UNION ALL SELECT folder, shortcode, filename FROM loose_emoji WHERE folder IN ({marks})",
+                    chunk * 2):
+                if (pack, filename) in wanted:
+                    shortcodes.setdefault((pack, filename), []).append(shortcode)
+        for sha, pack, filename in files:
+            for shortcode in shortcodes.get((pack, filename), ()):
+                yield sha, pack, filename, shortcode
+
+    def shortcode_holders(self) -> Iterator[tuple[str, str, bool]]:
+        """(shortcode, pack, loose) of every shortcode that may be listed more than once:
+        those two packs have, and every folder's (few). The caller counts."""
+        return self._rows(
+            "SELECT shortcode, pack, 0 FROM emoji WHERE shortcode IN "
+            "(SELECT shortcode FROM emoji GROUP BY shortcode HAVING count(*) > 1 "
+            " UNION SELECT shortcode FROM loose_emoji) "
+            "UNION ALL SELECT shortcode, folder, 1 FROM loose_emoji", [])

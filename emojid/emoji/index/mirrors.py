@@ -31,5 +31,8 @@ class MirrorsIndex(Tables):
         rows = self.execute("SELECT * FROM mirrors WHERE pack = ?", (pack,))
         return Mirror(*rows[0]) if rows else None
 
+    def all_mirrors(self) -> list[Mirror]:
+        return [Mirror(*r) for r in self.execute("SELECT * FROM mirrors ORDER BY pack")]
+
     def forget_mirror(self, pack: str) -> None:
         self.transaction(lambda: self.db.conn.execute("DELETE FROM mirrors WHERE pack = ?", (pack,)))

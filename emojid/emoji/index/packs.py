@@ -79,9 +79,11 @@ class PacksIndex(Tables):
         )
         conn.execute("DELETE FROM emoji WHERE pack = ?", (pack.name,))
         conn.executemany(
-            "INSERT INTO emoji VALUES (?, ?, ?, ?)",
+            "INSERT INTO emoji (pack, shortcode, filename, tags, meta) VALUES (?, ?, ?, ?, ?)",
             [
-                (pack.name, shortcode, filename, json.dumps(pack.tags.get(shortcode, [])))
+                (pack.name, shortcode, filename, json.dumps(pack.tags.get(shortcode, [])),
+                 json.dumps({k: v for k, v in pack.emoji_meta.get(shortcode, {}).items() if k != "tags"},
+                            ensure_ascii=False))
                 for shortcode, filename in files.items()
             ],
         )

@@ -20,7 +20,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from emojid.emoji.names import safe_relpath
 from emojid.emoji.zips import ZipLimits, is_litter
@@ -46,7 +46,7 @@ class _HeaderTooLarge(Exception):
 
 class _CheckedInfo(tarfile.TarInfo):
     @classmethod
-    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> _CheckedInfo:
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> _CheckedInfo:
         info = super().frombuf(buf, encoding, errors)
         if info.type in _EXTENDED and info.size > MAX_EXTENDED_HEADER:
             raise _HeaderTooLarge(f"an extended header of {info.size} bytes")
@@ -56,14 +56,14 @@ class _CheckedInfo(tarfile.TarInfo):
 class _Capped:
     """The decompressed stream, cut off past `limit` bytes."""
 
-    def __init__(self, inner: IO[bytes], limit: int, label: str) -> None:
+    def __init__(self, inner: Any, limit: int, label: str) -> None:
         self.inner = inner
         self.limit = limit
         self.label = label
         self.total = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self.inner.read(size if size >= 0 else 1 << 20)
+        data: bytes = self.inner.read(size if size >= 0 else 1 << 20)
         self.total += len(data)
         if self.total > self.limit:
             raise PayloadTooLarge(f"{self.label}: more than {self.limit} bytes once decompressed")
@@ -77,7 +77,7 @@ def open_tar(path: Path, label: str, limits: ZipLimits) -> Iterator[tarfile.TarF
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         # Uncompressed, a tar is its entries plus headers and padding: a little over their total.
         limit = limits.max_total_bytes + (limits.max_entries + 2) * 1024
         if compressed:

@@ -100,7 +100,8 @@ async def pack_context(request: Request, name: str, page: int | None = None) -> 
     row, emoji = await load_pack(request, name, page)
     index = ctx(request).packs.index
     facts = await anyio.to_thread.run_sync(facts_cache(request).get, row) if row else queries.DiskFacts(0, [])
-    findings = await anyio.to_thread.run_sync(queries.findings, index, facts_cache(request), name, row)
+    findings = await anyio.to_thread.run_sync(queries.findings, index, facts_cache(request), ctx(request).config,
+                                              name, row)
     mirror = await anyio.to_thread.run_sync(index.mirror, name) if viewer(request).is_admin else None
     return {
         "title": name, "nav": "packs", "name": name, "row": row, "meta": row.meta if row else {},

@@ -1,9 +1,8 @@
 """What the pages read beyond PackService: search, one page of a pack with tags,
-previews, sizes on disk, mirrors and a pack's problems.
+previews, sizes on disk, mirrors and a pack's lint findings.
 
-Blocking (SQLite, stat): call from a worker thread. The SQL here is read-only
-and small; each query is a stand-in for an index method the UI would rather call
-(see the module's functions for which).
+Blocking (SQLite, stat): call from a worker thread. Every read goes through the
+index (EmojiIndex) or the lint service; no SQL here.
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
 
+from emojid.config import Config
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.packs import PackRow
+from emojid.emoji.lint import lint
 from emojid.emoji.store import PackStore
 from emojid.emoji.urls import emoji_path
 from emojid.errors import EmojidError
@@ -94,57 +94,27 @@ def share_state(row: PackRow) -> str:
     return "not shared"
 
 
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search(index: EmojiIndex, query: str, limit: int = 60) -> list[Emoji]:
-    """Emoji whose shortcode contains `query` or that carry it as a tag: exact
-    matches first, then prefixes, then shorter shortcodes.
-
-    Stands in for the search index INTERFACE.md promises (/api/v1/emojid/search).
-    """
+    """Emoji whose shortcode contains `query` or that carry it as a tag, best first
+    (the search index behind /api/v1/emojid/search)."""
     query = query.strip()
     if not query:
         return []
-    like = _like(query)
-    rows = index.execute(
-        "SELECT shortcode, pack, filename, tags FROM emoji"
-        " WHERE shortcode LIKE ? ESCAPE '\\' OR tags LIKE ? ESCAPE '\\'"
-        " ORDER BY lower(shortcode) = lower(?) DESC, shortcode LIKE ? ESCAPE '\\' DESC,"
-        " length(shortcode), shortcode, pack LIMIT ?",
-        (f"%{like}%", f'%"{_like(json.dumps(query)[1:-1])}"%', query, f"{like}%", limit),
-    )
-    return [_emoji(row) for row in rows]
-
-
-def _emoji(row: tuple[Any, ...]) -> Emoji:
-    shortcode, pack, filename, tags = row
-    try:
-        parsed = json.loads(tags)
-    except ValueError:
-        parsed = []
-    return Emoji(shortcode, pack, filename, [t for t in parsed if isinstance(t, str)] if isinstance(parsed, list) else [])
+    return [Emoji(hit.shortcode, hit.pack, hit.filename, hit.tags) for hit in index.search_emoji(query, limit)]
 
 
 def page_of_pack(index: EmojiIndex, pack: str, offset: int, limit: int) -> list[Emoji]:
-    """One page of a pack's emoji, sorted as the API sorts them, with their tags
-    (PacksIndex.pack_files without the tags)."""
-    rows = index.execute(
-        "SELECT shortcode, pack, filename, tags FROM emoji WHERE pack = ? ORDER BY shortcode LIMIT ? OFFSET ?",
-        (pack, min(limit, 2**62), min(offset, 2**62)),
-    )
-    return [_emoji(row) for row in rows]
+    """One page of a pack's emoji, sorted as the API sorts them, with their tags."""
+    return [Emoji(row.shortcode, row.pack, row.filename, row.tags) for row in index.pack_emoji(pack, offset, limit)]
 
 
 def emoji_in_pack(index: EmojiIndex, pack: str, shortcode: str) -> Emoji | None:
-    rows = index.execute("SELECT shortcode, pack, filename, tags FROM emoji WHERE pack = ? AND shortcode = ?",
-                         (pack, shortcode))
-    return _emoji(rows[0]) if rows else None
+    row = index.emoji_row(pack, shortcode)
+    return Emoji(row.shortcode, row.pack, row.filename, row.tags) if row is not None else None
 
 
 def shortcodes(index: EmojiIndex, pack: str) -> list[str]:
-    return [row[0] for row in index.execute("SELECT shortcode FROM emoji WHERE pack = ?", (pack,))]
+    return index.pack_shortcodes(pack)
 
 
 def previews(index: EmojiIndex, pack: str) -> list[Emoji]:
@@ -155,22 +125,9 @@ def pack_error(index: EmojiIndex, name: str) -> str | None:
     return index.pack_errors().get(name)
 
 
-def pack_problems(index: EmojiIndex, name: str) -> list[str]:
-    """What reading pack.json set aside (unsafe paths): the packs.problems column, no reader yet."""
-    rows = index.execute("SELECT problems FROM packs WHERE name = ?", (name,))
-    if not rows:
-        return []
-    try:
-        problems = json.loads(rows[0][0])
-    except ValueError:
-        return []
-    return [p for p in problems if isinstance(p, str)] if isinstance(problems, list) else []
-
-
 def mirrors(index: EmojiIndex) -> list[MirrorEntry]:
-    """Every mirrored pack and where it came from (MirrorsIndex has only a per-pack read)."""
-    rows = index.execute("SELECT pack, source_url, remote_name, installed_at FROM mirrors ORDER BY pack")
-    return [MirrorEntry(*row) for row in rows]
+    """Every mirrored pack and where it came from."""
+    return [MirrorEntry(m.pack, m.source_url, m.remote_name, m.installed_at) for m in index.all_mirrors()]
 
 
 class DiskFactsCache:
@@ -214,21 +171,23 @@ def pack_cards(index: EmojiIndex, facts: DiskFactsCache, rows: list[PackRow]) ->
     return [PackCard(row, facts.get(row).size, previews(index, row.name)) for row in rows]
 
 
-def findings(index: EmojiIndex, facts: DiskFactsCache, name: str, row: PackRow | None) -> list[Finding]:
-    """The pack's problems, as its page lists them under "Problems".
-
-    The hook for the lint issue: once a lint service exists, return its findings
-    for `name` here (same fields: code, severity, shortcode, message). Until then:
-    the recorded pack.json error, entries set aside while reading, missing files.
-    """
+def findings(index: EmojiIndex, facts: DiskFactsCache, config: Config, name: str,
+             row: PackRow | None) -> list[Finding]:
+    """The pack's problems, as its page lists them under "Problems": the recorded pack.json
+    error, what reading it set aside, listed files that are missing, then lint's other
+    errors under the instance's own rules (its warnings, such as duplicate bytes, are for
+    `emojid lint` and the lint route)."""
     found: list[Finding] = []
     error = pack_error(index, name)
     if error:
         found.append(Finding("bad_pack_json", "error", error))
-    for problem in pack_problems(index, name):
+    for problem in index.pack_problems(name):
         shortcode, _, message = problem.partition(": ")
         found.append(Finding("bad_pack_json", "warning", message or problem, shortcode if message else None))
     if row is not None:
         for shortcode, filename in facts.get(row).missing:
             found.append(Finding("missing_file", "error", f"{filename} is listed but not in the pack folder", shortcode))
+    shown = {"bad_pack_json", "missing_file", "bad_shortcode", "unlisted_file"}
+    found += [Finding(f.code, f.severity, f.message, f.shortcode) for f in lint(index, config, [name])
+              if f.severity == "error" and f.code not in shown]
     return found

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,27 +24,31 @@ from starlette.responses import Response
 from emojid.context import ctx
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.packs import EmojiEntry
-from emojid.emoji.urls import emoji_path
+from emojid.emoji.urls import emoji_path, static_url
 from emojid.files import make_temp_file
 from emojid.http.responses import FileAnswer, not_modified
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def custom_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str) -> Iterator[str]:
-    """Mastodon's list: every emoji, category = its pack."""
+def custom_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str,
+                        animated: Set[tuple[str, str]] = frozenset()) -> Iterator[str]:
+    """Mastodon's list: every emoji, category = its pack; `animated` (pack, filename) pairs
+    get their static frame as static_url."""
     yield "["
     first = True
     for shortcode, pack, filename, tags in rows:
         url = base_url + emoji_path(pack, filename)
-        entry = {"shortcode": shortcode, "url": url, "static_url": url, "visible_in_picker": True,
+        still = static_url(base_url, pack, filename, (pack, filename) in animated)
+        entry = {"shortcode": shortcode, "url": url, "static_url": still, "visible_in_picker": True,
                  "tags": [f"pack:{pack}", *tags], "category": pack}
         yield _encode(entry) if first else "," + _encode(entry)
         first = False
     yield "]"
 
 
-def pleroma_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str) -> Iterator[str]:
+def pleroma_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str,
+                         animated: Set[tuple[str, str]] = frozenset()) -> Iterator[str]:
     """Pleroma's map: shortcode -> {image_url, tags}; a shortcode in two packs: the first pack's."""
     yield "{"
     seen: set[str] = set()
@@ -58,7 +62,7 @@ def pleroma_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str) -> Iterator[
     yield "}"
 
 
-KINDS: dict[str, Callable[[Iterator[EmojiEntry], str], Iterator[str]]] = {
+KINDS: dict[str, Callable[[Iterator[EmojiEntry], str, Set[tuple[str, str]]], Iterator[str]]] = {
     "mastodon": custom_emoji_chunks,
     "pleroma": pleroma_emoji_chunks,
 }
@@ -95,7 +99,12 @@ class EmojiListCache:
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out, index.emoji_snapshot() as (generation, rows):
-                for chunk in KINDS[kind](rows, base_url):
+                # File facts, read after the snapshot began: never older than it (a newer state has
+                # a newer generation, so this list is built again). Bytes that are no image, or not
+                # of their extension, are not served as emoji (lint reports them).
+                facts = index.list_facts()
+                servable = (row for row in rows if (row[1], row[2]) not in facts.bad)
+                for chunk in KINDS[kind](servable, base_url, facts.animated):
                     data = chunk.encode()
                     digest.update(data)
                     out.write(data)

@@ -18,8 +18,9 @@ from emojid.auth.callers import require
 from emojid.context import ctx
 from emojid.emoji.index.packs import PackRow
 from emojid.errors import BadRequest
+from emojid.http.offload import offloaded, redirect_target, wants_offload
 from emojid.http.params import int_param, json_object, read_params, text_param
-from emojid.http.responses import JSON
+from emojid.http.responses import JSON, not_modified
 
 log = logging.getLogger("emojid.packs")
 
@@ -132,9 +133,18 @@ async def archive(request: Request) -> Response:
         else f"attachment; filename*=utf-8''{quoted}",
         "x-download-sha256": row.sha256,
         "etag": f'"{row.sha256.lower()}"',
+        "cache-control": "public, max-age=0, must-revalidate",  # same name, new bytes once the pack changes
     }
+    if not_modified(request, headers["etag"]):
+        fh.close()
+        return Response(status_code=304, headers={k: v for k, v in headers.items() if k != "content-length"})
     if request.method == "HEAD":
         fh.close()
         return Response(media_type="application/zip", headers=headers)
+    if wants_offload(request.headers):  # nginx sends the bytes (emojid.http.offload)
+        target = await anyio.to_thread.run_sync(redirect_target, request.headers, row.path)
+        if target:
+            fh.close()
+            return offloaded(target, "application/zip", headers)
     return StreamingResponse(_chunks(fh), media_type="application/zip", headers=headers,
                              background=BackgroundTask(fh.close))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -15,6 +14,8 @@ from starlette.responses import Response
 from emojid.context import ctx
 from emojid.emoji.store import PackStore
 from emojid.errors import EmojidError, NotFound
+from emojid.files import open_regular
+from emojid.http.offload import offloaded, redirect_target, wants_offload
 from emojid.http.responses import FileAnswer, not_modified
 from emojid.images import sniff_type
 
@@ -42,19 +43,20 @@ def _locate(store: PackStore, pack: str, filename: str, whole: bool) -> Located:
     if path is None:
         raise NotFound("Not found")
     try:
-        with open(path, "rb") as fh:
+        # Opened non-blocking and fstat'ed before a byte is read: a FIFO named x.png
+        # would hold this worker thread until a writer comes.
+        with open_regular(path) as fh:
             st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise NotFound("Not found")
             body = fh.read() if whole and st.st_size <= INLINE_BYTES else None
             head = body[:16] if body is not None else fh.read(16)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+    except OSError:  # missing, not a regular file, a name too long, a symlink loop...
         raise NotFound("Not found") from None
     return Located(str(path), st, sniff_type(head) or "application/octet-stream", body)
 
 
 async def emoji_file(request: Request) -> Response:
-    whole = request.method == "GET" and "range" not in request.headers
+    offload = wants_offload(request.headers)  # nginx sends the bytes (emojid.http.offload)
+    whole = request.method == "GET" and "range" not in request.headers and not offload
     found = await anyio.to_thread.run_sync(
         _locate, ctx(request).packs.store, request.path_params["pack"], request.path_params["filename"], whole
     )
@@ -63,6 +65,8 @@ async def emoji_file(request: Request) -> Response:
     headers = {"etag": etag, "cache-control": CACHE_CONTROL, "x-content-type-options": "nosniff"}
     if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
+    if offload and (target := await anyio.to_thread.run_sync(redirect_target, request.headers, found.path)):
+        return offloaded(target, found.media_type, headers)
     if found.body is not None:
         headers.update({"last-modified": formatdate(st.st_mtime, usegmt=True), "accept-ranges": "bytes"})
         return Response(found.body, media_type=found.media_type, headers=headers)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from emojid.auth.index.accounts import Account
 from emojid.config import Config
-from emojid.emoji.urls import emoji_url
+from emojid.emoji.urls import emoji_url, static_url
 from emojid.social import placeholders
 from emojid.social.handles import Naming
 from emojid.social.index import SocialIndex
@@ -74,9 +74,10 @@ class AccountView:
         entries = []
         for code in codes:
             if code in found:
-                pack, filename = found[code]
-                url = emoji_url(base, pack, filename)
-                entries.append({"shortcode": code, "url": url, "static_url": url, "visible_in_picker": False})
+                pack, filename, frames = found[code]
+                entries.append({"shortcode": code, "url": emoji_url(base, pack, filename),
+                                "static_url": static_url(base, pack, filename, frames > 1),
+                                "visible_in_picker": False})
         return entries
 
     def account(self, account: Account, viewer: Account | None, *, with_settings: bool = False,

@@ -12,7 +12,8 @@ Other areas add their own fields with `extend` (an event's `pleroma.event`):
 Field by field this follows Pleroma's MastodonAPI.StatusView: ids are strings,
 `pleroma.content`/`spoiler_text` per type, `conversation_id` is the CRC32 of the
 thread's context, `direct_conversation_id` the viewer's participation in a DM,
-`emoji_reactions` entries are `{name, count, me, url, account_ids}`.
+`emoji_reactions` entries are `{name, count, me, url, static_url, account_ids}` (`static_url`:
+an animated custom emoji's static frame, as Mastodon's reactions carry it).
 """
 
 from __future__ import annotations
@@ -136,13 +137,16 @@ class StatusView:
                           only: str | None = None) -> list[dict]:
         """GET .../reactions: `{name, count, me, url, accounts}` per emoji, oldest emoji first."""
         entries = []
-        for group in self.reactions.groups(status, viewer, with_muted, only):
+        groups = self.reactions.groups(status, viewer, with_muted, only)
+        static_urls = self.reactions.static_urls(groups)
+        for group in groups:
             accounts = [a for a in self.index.accounts_by_ids(group.account_ids) if not a.disabled]
             entries.append({
                 "name": group.emoji,
                 "count": len(accounts),
                 "accounts": [self.account_entity(a, viewer) for a in accounts],
                 "url": group.url,
+                "static_url": static_urls[group.emoji],
                 "me": bool(viewer) and viewer.id in group.account_ids,
             })
         return entries
@@ -173,6 +177,8 @@ class StatusView:
         return int(participation.id) if participation else None
 
     def _reactions(self, status: Status, viewer: Account | None, with_muted: bool) -> list[dict]:
+        groups = self.reactions.groups(status, viewer, with_muted)
+        static_urls = self.reactions.static_urls(groups)
         return [{"name": g.emoji, "count": len(g.account_ids), "me": bool(viewer) and viewer.id in g.account_ids,
-                 "url": g.url, "account_ids": g.account_ids}
-                for g in self.reactions.groups(status, viewer, with_muted)]
+                 "url": g.url, "static_url": static_urls[g.emoji], "account_ids": g.account_ids}
+                for g in groups]

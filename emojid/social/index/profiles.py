@@ -265,12 +265,15 @@ class ProfilesIndex(Tables):
 
     # -- custom emoji in names and bios -------------------------------------------
 
-    def emoji_files(self, shortcodes: list[str]) -> dict[str, tuple[str, str]]:
-        """shortcode -> (pack, filename); a shortcode in two packs: the first pack's by name."""
+    def emoji_files(self, shortcodes: list[str]) -> dict[str, tuple[str, str, int]]:
+        """shortcode -> (pack, filename, frames); a shortcode in two packs: the first pack's by
+        name. frames > 1: animated (its static_url is the static frame); 1 when unknown."""
         if not shortcodes:
             return {}
         marks = ",".join("?" * len(shortcodes))
         rows = self.execute(
-            f"SELECT shortcode, pack, filename FROM emoji WHERE shortcode IN ({marks}) ORDER BY pack DESC",
+            "SELECT e.shortcode, e.pack, e.filename, CASE WHEN f.problem IS NULL THEN f.frames END FROM emoji e "
+            "LEFT JOIN emoji_files f ON f.pack = e.pack AND f.filename = e.filename "
+            f"WHERE e.shortcode IN ({marks}) ORDER BY e.pack DESC",
             list(shortcodes))
-        return {code: (pack, filename) for code, pack, filename in rows}
+        return {code: (pack, filename, int(frames or 1)) for code, pack, filename, frames in rows}

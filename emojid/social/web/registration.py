@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emojid.auth.callers import client_address
 from emojid.auth.web.oauth import token_answer
 from emojid.context import ctx
 from emojid.errors import BadRequest, Forbidden
@@ -47,6 +48,7 @@ async def _answer(request: Request, registered, app) -> Response:
 async def create_account(request: Request) -> Response:
     """POST /api/v1/accounts: Mastodon's registration, with an app token."""
     app = await _calling_app(request)
+    ctx(request).social.signups.hit(client_address(request) or "unknown")
     params = await read_params(request)
     for name in ("username", "password", "agreement"):
         if params.get(name) is None:
@@ -70,6 +72,7 @@ async def create_account(request: Request) -> Response:
 async def register_2019(request: Request) -> Response:
     """POST /api/account/register: the 2019 TwitterAPI form (nickname, confirm, ...), no app needed;
     answers the TwitterAPI user."""
+    ctx(request).social.signups.hit(client_address(request) or "unknown")
     params = await read_params(request)
     signup = SignUp(
         nickname=text_param(params, "nickname"),
