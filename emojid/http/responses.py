@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, BinaryIO
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -53,6 +55,15 @@ def not_modified(request: Request, etag: str) -> bool:
     if not if_none_match:
         return False
     return if_none_match.strip() == "*" or etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+
+
+async def file_chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
+    """An open file as a streamed body, read off the event loop; closed at the end."""
+    try:
+        while chunk := await anyio.to_thread.run_sync(fh.read, 1 << 20):
+            yield chunk
+    finally:
+        fh.close()
 
 
 class FileAnswer(FileResponse):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -28,7 +27,7 @@ from emojid.emoji.urls import emoji_url, static_url
 from emojid.emoji.web.packs import pack_name
 from emojid.errors import BadRequest, NotFound, PayloadTooLarge
 from emojid.http.params import bool_param, int_param, read_params, required, text_param
-from emojid.http.responses import JSON
+from emojid.http.responses import JSON, file_chunks
 from emojid.http.uploads import spooled
 from emojid.remote import RemoteTooLarge
 
@@ -137,14 +136,6 @@ def attachment(filename: str) -> str:
     return f'attachment; filename="{filename}"' if quoted == filename else f"attachment; filename*=utf-8''{quoted}"
 
 
-async def _chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
-    try:
-        while chunk := await anyio.to_thread.run_sync(fh.read, 1 << 20):
-            yield chunk
-    finally:
-        fh.close()
-
-
 async def export(request: Request) -> Response:
     params = await read_params(request)
     name = pack_name(params)
@@ -163,7 +154,7 @@ async def export(request: Request) -> Response:
     if request.method == "HEAD":
         result.fh.close()
         return Response(media_type=result.media_type, headers=headers)
-    return StreamingResponse(_chunks(result.fh), media_type=result.media_type, headers=headers,
+    return StreamingResponse(file_chunks(result.fh), media_type=result.media_type, headers=headers,
                              background=BackgroundTask(result.fh.close))
 
 

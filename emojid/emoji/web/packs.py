@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
-from typing import Any, BinaryIO, TypedDict
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -20,7 +19,7 @@ from emojid.emoji.index.packs import PackRow
 from emojid.errors import BadRequest
 from emojid.http.offload import offloaded, redirect_target, wants_offload
 from emojid.http.params import int_param, json_object, read_params, text_param
-from emojid.http.responses import JSON, not_modified
+from emojid.http.responses import JSON, file_chunks, not_modified
 
 log = logging.getLogger("emojid.packs")
 
@@ -113,14 +112,6 @@ async def import_packs(request: Request) -> Response:
     return JSON(imported)
 
 
-async def _chunks(fh: BinaryIO) -> AsyncIterator[bytes]:
-    try:
-        while chunk := await anyio.to_thread.run_sync(fh.read, 1 << 20):
-            yield chunk
-    finally:
-        fh.close()
-
-
 async def archive(request: Request) -> Response:
     params = await read_params(request)
     name = (request.path_params.get("name") or pack_name(params)).strip()
@@ -146,5 +137,5 @@ async def archive(request: Request) -> Response:
         if target:
             fh.close()
             return offloaded(target, "application/zip", headers)
-    return StreamingResponse(_chunks(fh), media_type="application/zip", headers=headers,
+    return StreamingResponse(file_chunks(fh), media_type="application/zip", headers=headers,
                              background=BackgroundTask(fh.close))
