@@ -504,12 +504,9 @@ class PackService:
             return self._last_good_archive(name)
         for _attempt in range(3):
             if not pack.shareable:
-                raise Forbidden(
-                    f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
-                    "for this pack or some files are missing"
-                )
-            known = self.index.get_archive(name)
-            if known and known.fingerprint == pack.fingerprint and os.path.isfile(known.path):
+                raise _not_shareable(name)
+            known = self._recorded_archive(name, pack.fingerprint)
+            if known is not None:
                 return known
             row = self._build_archive(pack)
             current = self.store.load(name)
@@ -521,6 +518,13 @@ class PackService:
             pack = current
         return row  # still changing: serve the last build, unrecorded
 
+    def _recorded_archive(self, name: str, fingerprint: str) -> ArchiveRow | None:
+        """The archive built from this version of the pack, if it is still on disk."""
+        known = self.index.get_archive(name)
+        if known and known.fingerprint == fingerprint and os.path.isfile(known.path):
+            return known
+        return None
+
     def _last_good_archive(self, name: str) -> ArchiveRow:
         """A pack whose pack.json is broken is served as last indexed: with the archive
         built from that state (self-contained, so its SHA256 still holds)."""
@@ -528,12 +532,9 @@ class PackService:
         if row is None:
             raise NotFound(f"Pack {name} does not exist")
         if not row.shareable:
-            raise Forbidden(
-                f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
-                "for this pack or some files are missing"
-            )
-        known = self.index.get_archive(name)
-        if known and known.fingerprint == row.fingerprint and os.path.isfile(known.path):
+            raise _not_shareable(name)
+        known = self._recorded_archive(name, row.fingerprint)
+        if known is not None:
             return known
         raise Unavailable(f"pack.json of {name} is invalid: its archive cannot be built until the file is fixed")
 
@@ -609,3 +610,9 @@ def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         elif value is not None and not isinstance(value, bool):
             raise BadRequest(f"metadata.{key} must be a boolean")
     return meta
+
+
+def _not_shareable(name: str) -> Forbidden:
+    # Pleroma's text, word for word.
+    return Forbidden(f"Pack {name} cannot be downloaded from this instance, either pack sharing was disabled "
+                     "for this pack or some files are missing")

@@ -785,8 +785,9 @@ class PackStore:
 
     # -- folders without pack.json -------------------------------------
 
-    def loose_names(self) -> list[str]:
-        """Folders without pack.json (import candidates), sorted; hidden and misnamed ones aside."""
+    def loose_names(self, report_invalid: bool = False) -> list[str]:
+        """Folders without pack.json (import candidates), sorted; hidden and misnamed ones
+        aside (and logged, with `report_invalid`)."""
         self.root.mkdir(parents=True, exist_ok=True)
         names = []
         with os.scandir(self.root) as entries:
@@ -798,6 +799,8 @@ class PackStore:
                 try:
                     check_pack_name(entry.name)
                 except EmojidError:
+                    if report_invalid:
+                        log.warning("import: skipping folder with an invalid pack name: %r", shown(entry.name))
                     continue
                 names.append(entry.name)
         return sorted(names)
@@ -839,24 +842,14 @@ class PackStore:
 
     def import_candidates(self, shortcode_ok: Callable[[str], bool]) -> tuple[list[str], list[Skipped]]:
         """Write pack.json for every folder that lacks one: its names, and what each left out."""
-        self.root.mkdir(parents=True, exist_ok=True)
         imported: list[str] = []
         skipped: list[Skipped] = []
-        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
-            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                continue
-            if os.path.lexists(os.path.join(entry.path, PACK_JSON)):
-                continue
-            try:
-                check_pack_name(entry.name)
-            except EmojidError:
-                log.warning("import: skipping folder with an invalid pack name: %r", shown(entry.name))
-                continue
-            folder = self.read_loose(entry.name, shortcode_ok)
+        for name in self.loose_names(report_invalid=True):
+            folder = self.read_loose(name, shortcode_ok)
             if folder is None:
                 continue  # gained a pack.json (or went) meanwhile
-            self._write_pack_json(entry.name, folder.files, {})
-            imported.append(entry.name)
+            self._write_pack_json(name, folder.files, {})
+            imported.append(name)
             skipped += folder.skipped
         return imported, skipped
 
