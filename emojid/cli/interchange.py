@@ -16,8 +16,7 @@ import click
 from emojid.cli.base import CliError, state, with_service
 from emojid.cli.output import echo_json, echo_table, json_option
 from emojid.cli.packs import PACK_NAME, pack
-from emojid.emoji.interchange import FORMATS
-from emojid.emoji.interchange.importing import ON_CONFLICT, SOURCE_FORMATS
+from emojid.emoji.interchange import FORMATS, ON_CONFLICT, SOURCE_FORMATS
 from emojid.files import make_temp_file
 
 

@@ -13,3 +13,7 @@ Only `metadata` is imported by the store; it depends on nothing but the errors.
 from __future__ import annotations
 
 FORMATS = ("pleroma", "mastodon", "misskey")
+# What an import takes (emojid.emoji.interchange.importing); here so the CLI's options
+# can name them without importing the importer.
+SOURCE_FORMATS = ("auto", *FORMATS)
+ON_CONFLICT = ("skip", "rename", "replace")

@@ -45,7 +45,7 @@ import anyio.to_thread
 
 from emojid.config import Config
 from emojid.emoji.index.origins import Origin
-from emojid.emoji.interchange import FORMATS
+from emojid.emoji.interchange import ON_CONFLICT, SOURCE_FORMATS
 from emojid.emoji.interchange.metadata import EmojiMeta, clean_entry, read_extension, split_misskey_license
 from emojid.emoji.interchange.tars import checked_members, copy_member, looks_like_tar, open_tar
 from emojid.emoji.names import check_pack_name, extension, safe_relpath, stem
@@ -57,8 +57,6 @@ from emojid.ids import now_iso
 from emojid.images import verify_image
 from emojid.progress import Meter, Meters, metered
 
-ON_CONFLICT = ("skip", "rename", "replace")
-SOURCE_FORMATS = ("auto", *FORMATS)
 META_JSON = "meta.json"
 MAX_DOCUMENT_BYTES = 16 << 20  # pack.json or meta.json
 # Keys a listing adds to a pack's metadata (emojid.emoji.remote_packs.COMPUTED_KEYS): not the pack's own.
