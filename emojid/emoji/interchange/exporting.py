@@ -162,6 +162,16 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
+def _image(service: PackService, pack: Pack, code: str, export: Export) -> tuple[Path, str] | None:
+    """The emoji's file and image kind, or None with the emoji set aside as "not an image"."""
+    path = service.store.file_path(pack.name, pack.files[code])
+    kind = _image_kind(path) if path is not None else None
+    if path is None or kind is None:
+        export.skipped[code] = "not an image"
+        return None
+    return path, kind
+
+
 def _write_mastodon(service: PackService, pack: Pack, target: Path, export: Export) -> None:
     names = target_names(pack.files, MASTODON)
     # Emoji images are compressed already: deflate would gain a percent or two at 25 MB/s (level 1,
@@ -169,11 +179,9 @@ def _write_mastodon(service: PackService, pack: Pack, target: Path, export: Expo
     with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=0, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
         for code in sorted(pack.files):
-            path = service.store.file_path(pack.name, pack.files[code])
-            kind = _image_kind(path) if path is not None else None
-            if path is None or kind is None:
-                export.skipped[code] = "not an image"
+            if (image := _image(service, pack, code, export)) is None:
                 continue
+            path, kind = image
             if kind in ("png", "gif"):
                 with open(path, "rb") as src:
                     tar.addfile(_tar_info(f"{names[code]}.{kind}", os.fstat(src.fileno()).st_size), src)
@@ -201,11 +209,9 @@ def _write_misskey(service: PackService, pack: Pack, target: Path, export: Expor
     records: list[dict[str, Any]] = []
     files: list[tuple[str, Path]] = []
     for code in sorted(pack.files):
-        path = service.store.file_path(pack.name, pack.files[code])
-        kind = _image_kind(path) if path is not None else None
-        if path is None or kind is None:
-            export.skipped[code] = "not an image"
+        if (image := _image(service, pack, code, export)) is None:
             continue
+        path, kind = image
         entry = pack.emoji_meta.get(code, {})
         file_name = f"{names[code]}.{kind}"
         record: dict[str, Any] = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat as stat_mode
+from collections import OrderedDict
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -54,14 +56,74 @@ def _locate(store: PackStore, pack: str, filename: str, whole: bool) -> Located:
     return Located(str(path), st, sniff_type(head) or "application/octet-stream", body)
 
 
+class HotFiles:
+    """The small emoji served lately, kept as bytes: a hit costs three lstat/stat calls on
+    the event loop (no worker-thread trip, no read), checked against the file's inode,
+    mtime and size so a changed or replaced file is never served stale. Bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 16 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[str, tuple[tuple[int, int, int], Located, str]] = OrderedDict()
+
+    def get(self, store: PackStore, pack: str, filename: str) -> tuple[Located, str] | None:
+        try:
+            # The same checks as _locate's, minus the open: no symlinked pack folder or
+            # file on the way, a regular file with the same identity as when it was read.
+            path = store.file_path(pack, filename)
+            if path is None:
+                return None
+            key = str(path)
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            st = os.stat(key)
+        except (OSError, EmojidError):
+            return None
+        stamp, found, etag = entry
+        if not stat_mode.S_ISREG(st.st_mode) or (st.st_ino, st.st_mtime_ns, st.st_size) != stamp:
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return found, etag
+
+    def put(self, found: Located, etag: str) -> None:
+        if found.body is None or len(found.body) > self.max_bytes // 64:
+            return
+        self._drop(found.path)
+        st = found.stat
+        self._entries[found.path] = ((st.st_ino, st.st_mtime_ns, st.st_size), found, etag)
+        self.bytes += len(found.body)
+        while self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[1].body is not None:
+            self.bytes -= len(entry[1].body)
+
+
+HOT = HotFiles()  # one per process, keyed by absolute path: any number of servers can share it
+
+
+def _etag(st: os.stat_result) -> str:
+    return '"' + hashlib.md5(f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}".encode()).hexdigest() + '"'
+
+
 async def emoji_file(request: Request) -> Response:
     offload = wants_offload(request.headers)  # nginx sends the bytes (emojid.http.offload)
     whole = request.method == "GET" and "range" not in request.headers and not offload
-    found = await anyio.to_thread.run_sync(
-        _locate, ctx(request).packs.store, request.path_params["pack"], request.path_params["filename"], whole
-    )
+    pack, filename = request.path_params["pack"], request.path_params["filename"]
+    store = ctx(request).packs.store
+    hot = HOT.get(store, pack, filename) if whole else None
+    if hot is not None:
+        found, etag = hot
+    else:
+        found = await anyio.to_thread.run_sync(_locate, store, pack, filename, whole)
+        etag = _etag(found.stat)
+        if whole:
+            HOT.put(found, etag)
     st = found.stat
-    etag = '"' + hashlib.md5(f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}".encode()).hexdigest() + '"'
     headers = {"etag": etag, "cache-control": CACHE_CONTROL, "x-content-type-options": "nosniff"}
     if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
