@@ -25,8 +25,16 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -q -s tests/test_fuzz.py
 
+# The load figures need wrk (Debian package): installed here when missing and running as
+# root; otherwise bench/run.py skips them with one line. BENCH_SECONDS: length of each
+# wrk run (default 60); BENCH_ARGS="--only load,attacks" runs only those sections.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	@if ! command -v wrk >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } \
+	    || echo "bench: could not install wrk: the load figures will be skipped"; \
+	fi
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) cache media mail emojid.db emojid.db-wal emojid.db-shm emojid.db.serve-lock .pytest_cache .mypy_cache

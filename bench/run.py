@@ -5,13 +5,20 @@ summary. Exit status 0 whether or not targets are met; non-zero only when the
 bench itself broke (server would not start, wrong answers, ...).
 
 The corpus (bench/corpus/, gitignored) is generated once by gen_corpus.py and
-reused. The output of the last run is also kept in bench/results/last-run.txt.
+reused. The output of the last run is also kept in bench/results/last-run.txt,
+and every figure (label, value, target, ok) in bench/results/last-run.json.
 The remote section (a second emojid downloading and mirroring from this corpus)
-is bench/remote.py, run at the end; it also runs alone.
+is bench/remote.py; the load figures (wrk, nginx in front) bench/load.py; the
+attack figures (oversized bodies, a login burst) bench/attacks.py.
+
+`python bench/run.py --only load,attacks` runs only those sections (names in
+SECTIONS); its output goes to last-run-load+attacks.txt/.json, leaving the full
+run's files alone. BENCH_SECONDS sets the length of each wrk run (default 60).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -67,21 +74,32 @@ class BenchError(Exception):
 
 OUT: list[str] = []
 CHECKS: list[tuple[str, bool, str]] = []
+# Every figure for last-run.json: section, label, value, target (None: no target), ok.
+FIGURES: list[dict[str, object]] = []
+SECTION = ""
 
 
 def say(text: str = "") -> None:
+    global SECTION
     print(text, flush=True)
     OUT.append(text)
+    if text.startswith("== ") and text.endswith(" =="):
+        SECTION = text[3:-3]
 
 
-def check(label: str, value: str, target: str, ok: bool) -> None:
+def check(label: str, value: str, target: str, ok: bool, data: dict | None = None) -> None:
+    """A figure with a target. `data`: its numbers, for last-run.json only."""
     verdict = "OK" if ok else "MISS"
     say(f"{label}: {value} (target {target}) {verdict}")
     CHECKS.append((label, ok, f"{value} (target {target})"))
+    FIGURES.append({"section": SECTION, "label": label, "value": value, "target": target, "ok": ok,
+                    **({"data": data} if data else {})})
 
 
-def info(label: str, value: str) -> None:
+def info(label: str, value: str, data: dict | None = None) -> None:
     say(f"{label}: {value}")
+    FIGURES.append({"section": SECTION, "label": label, "value": value, "target": None, "ok": None,
+                    **({"data": data} if data else {})})
 
 
 def ms(seconds: float) -> str:
@@ -264,6 +282,31 @@ def fresh_state(root: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             (root / name).unlink()
     shutil.rmtree(root / "cache", ignore_errors=True)
+
+
+def private_state(label: str, log_level: str = "info") -> Path:
+    """The config of a state of its own over the corpus packs, in bench/corpus/state-LABEL/
+    (database, cache; packs_dir is the corpus's). The serve lock is per database: a
+    section using it neither blocks nor is blocked by another emojid serving the corpus
+    (a second bench on the same checkout). Seeded once from the corpus index and its
+    built archives (hard links), when there are any, so it starts warm. `log_level`
+    "warning" leaves out uvicorn's access log (a line per request)."""
+    root = CORPUS / f"state-{label}"
+    (root / "cache").mkdir(parents=True, exist_ok=True)
+    config = root / "emojid.toml"
+    config.write_text(gc.CONFIG.replace('packs_dir = "packs"', f'packs_dir = "{CORPUS / "packs"}"')
+                      .replace('host = "127.0.0.1"', f'host = "127.0.0.1"\nlog_level = "{log_level}"'))
+    database, seed = root / "emojid.db", CORPUS / "emojid.db"
+    if not database.exists() and seed.exists():
+        import sqlite3
+
+        # The backup API copies a consistent snapshot even while a server writes the seed.
+        with contextlib.closing(sqlite3.connect(seed)) as src, contextlib.closing(sqlite3.connect(database)) as dst:
+            src.backup(dst)
+    archives = CORPUS / "cache" / "archives"
+    if not (root / "cache" / "archives").exists() and archives.is_dir():
+        subprocess.run(["cp", "-al", str(archives), str(root / "cache" / "archives")], check=False)
+    return config
 
 
 def walk_stat(top: Path) -> tuple[float, int, int]:
@@ -843,39 +886,81 @@ def bench_main_server(config: Path) -> None:
     info("SIGTERM to exit", f"{stop_s:.2f} s, exit status {code}")
 
 
-def main() -> int:
+def bench_remote() -> None:
+    import remote  # bench/remote.py: a second emojid pulling from this corpus
+
+    remote.bench_remote(sys.modules[__name__])
+
+
+def bench_load() -> None:
+    import load  # bench/load.py: wrk, direct and through the shipped nginx config
+
+    load.bench_load(sys.modules[__name__])
+
+
+def bench_attacks() -> None:
+    import attacks  # bench/attacks.py: oversized bodies, a login burst, the loop under a big body
+
+    attacks.bench_attacks(sys.modules[__name__])
+
+
+# The sections in running order; `--only` picks some. Each takes what it needs from
+# the corpus (a section started alone reuses the index of the last full run).
+SECTIONS = {
+    "reindex": lambda: bench_reindex(CORPUS / "emojid.toml"),
+    "server": lambda: bench_main_server(CORPUS / "emojid.toml"),
+    "frames": bench_static_frames,
+    "remote": bench_remote,
+    "load": bench_load,
+    "attacks": bench_attacks,
+    # "ui": the web UI figures (bench/ui.py) go here, as `"ui": bench_ui` with a
+    # bench_ui() like bench_load() above calling its function with this module.
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="emojid benchmarks (`make bench`)")
+    parser.add_argument("--only", metavar="SECTION,...",
+                        help=f"run only these sections, in the usual order: {', '.join(SECTIONS)}")
+    args = parser.parse_args(argv)
+    chosen = list(SECTIONS)
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+        unknown = wanted - set(SECTIONS)
+        if unknown or not wanted:
+            parser.error(f"unknown section(s) {', '.join(sorted(unknown)) or '(none given)'}; "
+                         f"sections: {', '.join(SECTIONS)}")
+        chosen = [name for name in SECTIONS if name in wanted]
     if not EMOJID.exists():
         print(f"bench: {EMOJID} not found (run `make bench`)", file=sys.stderr)
         return 2
     RESULTS.mkdir(exist_ok=True)
+    # A partial run keeps its own record: the full run's last-run.txt stays what it was.
+    keep = RESULTS / ("last-run.txt" if chosen == list(SECTIONS) else f"last-run-{'+'.join(chosen)}.txt")
     started = time.perf_counter()
     try:
         gc.ensure(log=say)
         undo_hand_edits(CORPUS / "packs")
         undo_hand_edits(SMALL / "packs")
-        config = CORPUS / "emojid.toml"
-        bench_reindex(config)
-        bench_main_server(config)
-        bench_static_frames()
-        import remote  # bench/remote.py: a second emojid pulling from this corpus
-
-        remote.bench_remote(sys.modules[__name__])
+        for name in chosen:
+            SECTIONS[name]()
     except BenchError as exc:
         say(f"BENCH BROKEN: {exc}")
-        (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
+        write_results(started, keep, chosen, broken=str(exc))
         return 2
     except Exception as exc:
         import traceback
 
         traceback.print_exc()
         say(f"BENCH BROKEN: {exc!r}")
-        (RESULTS / "last-run.txt").write_text("\n".join(OUT) + "\n")
+        write_results(started, keep, chosen, broken=repr(exc))
         return 3
-    summary(started, RESULTS / "last-run.txt")
+    summary(started, keep, chosen)
     return 0
 
 
-def summary(started: float, keep: Path) -> None:
+def summary(started: float, keep: Path, sections: list[str] | None = None) -> None:
+    """(bench/remote.py, run alone, calls this too.)"""
     say("== summary ==")
     missed = [c for c in CHECKS if not c[1]]
     for label, ok, detail in CHECKS:
@@ -883,7 +968,23 @@ def summary(started: float, keep: Path) -> None:
     say(f"{len(CHECKS) - len(missed)}/{len(CHECKS)} targets met"
         + (f"; missed: {', '.join(c[0] for c in missed)}" if missed else "")
         + f" (bench took {time.perf_counter() - started:.0f} s)")
+    write_results(started, keep, sections)
+
+
+def write_results(started: float, keep: Path, sections: list[str] | None, broken: str | None = None) -> None:
+    """The printed lines to `keep` (.txt), every figure beside it (.json)."""
     keep.write_text("\n".join(OUT) + "\n")
+    doc = {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "sections": sections,
+        "bench_seconds": os.environ.get("BENCH_SECONDS", "60"),
+        "broken": broken,
+        "targets_met": sum(1 for c in CHECKS if c[1]),
+        "targets": len(CHECKS),
+        "figures": FIGURES,
+    }
+    keep.with_suffix(".json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shutil
 import socket
@@ -20,13 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.nginx_conf import NGINX, SHIPPED, main_conf, nginx_cmd, on_loopback
 from emojid.http.offload import redirect_target
 from tests.conftest import Server, serving, wait_for
 from tests.helpers import gif_bytes, png_bytes, sha256_upper, write_pack
 
 V1 = "/api/v1/pleroma"
-SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "emojid.conf"
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx not installed (Debian package nginx-light)")
 
@@ -35,48 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def main_conf(tmp: Path, server_conf: str) -> Path:
-    """A whole nginx.conf around a server-level config, every path under `tmp`."""
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (tmp / sub).mkdir(parents=True, exist_ok=True)
-    user = ""
-    if os.geteuid() == 0:  # workers would otherwise drop to nobody, who cannot read the tmp dirs
-        import grp
-        import pwd
-        user = f"user {pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};"
-    conf = tmp / "nginx.conf"
-    conf.write_text(f"""{user}
-worker_processes 1;
-events {{ worker_connections 256; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-{server_conf}
-}}
-""")
-    return conf
-
-
-def nginx_cmd(tmp: Path, conf: Path, *extra: str) -> list[str]:
-    assert NGINX is not None
-    return [NGINX, "-p", f"{tmp}/", "-c", str(conf),
-            "-g", f"daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;", *extra]
-
-
-def for_test(text: str, listen_port: int, upstream_port: int, state_dir: Path) -> str:
-    """The shipped config with this test's ports and state directory: plain HTTP on loopback."""
-    text = text[:text.rindex("\nserver {")]  # the port-80 redirect server
-    text = text.replace("server 127.0.0.1:4000;", f"server 127.0.0.1:{upstream_port};")
-    text = text.replace("/var/lib/emojid/", f"{state_dir.resolve()}/")
-    text = re.sub(r"^\s*(listen|ssl_certificate|ssl_certificate_key)\b.*\n", "", text, flags=re.M)
-    assert text.count("server {") == 1
-    return text.replace("server {", f"server {{\n    listen 127.0.0.1:{listen_port};", 1)
 
 
 @dataclass
@@ -99,7 +55,7 @@ def prepare(config) -> None:
 @contextlib.asynccontextmanager
 async def nginx_in_front(tmp: Path, server: Server) -> AsyncIterator[str]:
     port = free_port()
-    conf = main_conf(tmp, for_test(SHIPPED.read_text(), port, int(server.url.rsplit(":", 1)[1]), server.root))
+    conf = main_conf(tmp, on_loopback(SHIPPED.read_text(), port, int(server.url.rsplit(":", 1)[1]), server.root))
     checked = subprocess.run(nginx_cmd(tmp, conf, "-t"), capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     proc = subprocess.Popen(nginx_cmd(tmp, conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -136,14 +92,16 @@ async def front(tmp_path: Path) -> AsyncIterator[Front]:
 
 @needs_nginx
 def test_the_shipped_config_passes_nginx_t_as_shipped(tmp_path):
-    """Unchanged but for the certificate paths (a throwaway self-signed one)."""
+    """Unchanged but for the certificate paths (a throwaway self-signed one) and the cache
+    folder (nginx -t creates it)."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed: no certificate to test the ssl server with")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                     "/CN=emoji.example", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     text = SHIPPED.read_text().replace("/etc/ssl/certs/emoji.example.pem", str(cert)) \
-        .replace("/etc/ssl/private/emoji.example.key", str(key))
+        .replace("/etc/ssl/private/emoji.example.key", str(key)) \
+        .replace("/var/lib/nginx/emojid-cache ", f"{tmp_path}/cache ")
     conf = main_conf(tmp_path, text)
     checked = subprocess.run(nginx_cmd(tmp_path, conf, "-t"), capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
@@ -155,9 +113,19 @@ def test_the_shipped_config_sets_the_offload_headers_for_every_request():
     assert "proxy_set_header X-Accel-Mapping /var/lib/emojid/=/_emojid_internal/;" in text
     bare = re.sub(r"#.*", "", text)
     server = bare[bare.index("server {"):]
-    # Only at server level: a proxy_set_header inside a location would drop the inherited ones.
+    server_level = re.findall(r"^    proxy_set_header .*$", server, re.M)
+    # A proxy_set_header inside a location drops the inherited ones: only the cached emoji
+    # location has its own, and then the whole list again, with the offload offer emptied.
     for block in re.findall(r"location [^{]*\{[^}]*\}", server):
-        assert "proxy_set_header" not in block
+        if block.startswith("location ~ ^/emoji(-static)?/"):
+            own = [line.strip() for line in re.findall(r"^\s+proxy_set_header .*$", block, re.M)]
+            for line in server_level:
+                name = line.split()[1]
+                expected = f'proxy_set_header {name} "";' if name.startswith("X-Sendfile") or \
+                    name.startswith("X-Accel") else line.strip()
+                assert expected in own, (name, own)
+        else:
+            assert "proxy_set_header" not in block
     internal = re.search(r"location /_emojid_internal/ \{[^}]*\}", bare)
     assert internal and "internal;" in internal.group(0) and "alias /var/lib/emojid/;" in internal.group(0)
     assert "client_max_body_size" in text
@@ -211,6 +179,29 @@ async def test_emoji_files_through_nginx(front):
         assert r.status_code == 404 and r.json() == {"error": "Not found"}
         r = await c.get("/emoji/closed/c.png")  # files of unshared packs are public, as in Pleroma
         assert r.status_code == 200
+
+
+async def test_emoji_files_come_from_nginx_cache_after_the_first(front):
+    path = front.server.packs_dir / "open" / "blob.png"
+    async with front.client() as c:
+        first = await c.get("/emoji/open/blob.png")
+        assert first.status_code == 200 and first.headers["x-cache-status"] == "MISS"
+        again = await c.get("/emoji/open/blob.png")
+        assert again.headers["x-cache-status"] == "HIT" and again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        r = await c.get("/emoji/open/blob.png", headers={"if-none-match": first.headers["etag"]})
+        assert r.status_code == 304
+        r = await c.get("/emoji/open/blob.png", headers={"range": "bytes=2-5"})
+        assert r.status_code == 206 and r.content == first.content[2:6]
+        # A client cannot ask for the offload: the cache would keep an empty body.
+        r = await c.get("/emoji-static/open/spin.gif.png",
+                        headers={"x-sendfile-type": "X-Accel-Redirect", "x-accel-mapping": "/=/_emojid_internal/"})
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG") and "x-accel-redirect" not in r.headers
+        # Missing files are not cached: one added by hand is served at once.
+        assert (await c.get("/emoji/open/late.png")).status_code == 404
+        (path.parent / "late.png").write_bytes(png_bytes("olive", 12))
+        r = await c.get("/emoji/open/late.png")
+        assert r.status_code == 200 and r.content == png_bytes("olive", 12)
 
 
 async def test_static_frames_through_nginx(front):
