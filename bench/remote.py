@@ -11,11 +11,13 @@ Figures:
    the unchanged mirror (target: seconds, and no archive downloaded: counted in the
    remote's access log).
 
-Called by bench/run.py at the end; also runnable alone: `.venv/bin/python bench/remote.py`.
+Called by bench/run.py at the end; also runnable alone: `.venv/bin/python bench/remote.py`
+(`--download-only`: figures 1 and 2 alone, no sync).
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -252,7 +254,7 @@ def sync_status(rb, config: Path, token: str) -> None:
         local.stop()
 
 
-def bench_remote(rb) -> None:
+def bench_remote(rb, download_only: bool = False) -> None:
     """The whole section; `rb` is bench/run.py's module (say/check/Server/... and the result lists)."""
     config = fresh_local()
     remote = rb.Server(rb.CORPUS / "emojid.toml", "remote")
@@ -285,6 +287,8 @@ def bench_remote(rb) -> None:
         for name in ("big_copy", "big_copy2"):
             shutil.rmtree(LOCAL / "packs" / name, ignore_errors=True)
             shutil.rmtree(LOCAL / "cache" / "archives" / name, ignore_errors=True)
+        if download_only:
+            return
 
         bench_sync(rb, remote, config, count)
         sync_status(rb, config, token)
@@ -297,6 +301,9 @@ def bench_remote(rb) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description="The remote section of the bench, alone.")
+    parser.add_argument("--download-only", action="store_true", help="only the download of `big` and its reference")
+    args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     import run as rb
 
@@ -308,7 +315,7 @@ def main() -> int:
     try:
         rb.gc.ensure(log=rb.say)
         rb.undo_hand_edits(rb.CORPUS / "packs")
-        bench_remote(rb)
+        bench_remote(rb, download_only=args.download_only)
     except rb.BenchError as exc:
         rb.say(f"BENCH BROKEN: {exc}")
         (rb.RESULTS / "last-run-remote.txt").write_text("\n".join(rb.OUT) + "\n")

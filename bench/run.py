@@ -904,6 +904,12 @@ def bench_attacks() -> None:
     attacks.bench_attacks(sys.modules[__name__])
 
 
+def bench_ui() -> None:
+    import ui  # bench/ui.py: the web UI's pages beside their JSON twins
+
+    ui.bench_ui(sys.modules[__name__])
+
+
 # The sections in running order; `--only` picks some. Each takes what it needs from
 # the corpus (a section started alone reuses the index of the last full run).
 SECTIONS = {
@@ -913,8 +919,7 @@ SECTIONS = {
     "remote": bench_remote,
     "load": bench_load,
     "attacks": bench_attacks,
-    # "ui": the web UI figures (bench/ui.py) go here, as `"ui": bench_ui` with a
-    # bench_ui() like bench_load() above calling its function with this module.
+    "ui": bench_ui,
 }
 
 

@@ -9,7 +9,11 @@
      ├── PayloadTooLarge (413)
      ├── UnsupportedMedia (415)
      ├── Unprocessable (422)
-     ├── ServerError (500)       Pleroma's status for failed remote work
+     ├── ServerError (500)       a failure on our side, named
+     │    ├── InsufficientStorage (507)   the disk of packs_dir or cache_dir is full
+     │    └── emojid.remote.RemoteError (502)   a remote answered badly, too slowly or too much
+     │         └── RemoteUnreachable (500)  not reachable at all; Pleroma's remote pack
+     │              routes answer every remote failure with their documented 500
      ├── Unavailable (503)
      └── ConfigError             a bad emojid.toml or EMOJID_* value
 
@@ -18,6 +22,10 @@ The HTTP status lives on the class; web handlers raise, one handler renders
 """
 
 from __future__ import annotations
+
+import contextlib
+import errno
+from collections.abc import Iterator
 
 
 class EmojidError(Exception):
@@ -77,3 +85,48 @@ class Unavailable(EmojidError):
 
 class ConfigError(EmojidError):
     """emojid.toml or an EMOJID_* variable is wrong; the message names the key."""
+
+
+class InsufficientStorage(ServerError):
+    """No space left (or a quota reached) where emojid writes: 507 (WebDAV's Insufficient
+    Storage), not a 500. A ServerError, so remote work passes it on as it is."""
+
+    status = 507
+
+
+# The errnos of a full disk: no space left, a quota reached.
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def out_of_space(exc: BaseException | None) -> OSError | None:
+    """The OSError saying the disk is full behind `exc` (itself, a member of an exception
+    group, or what it was raised from or while handling), if any."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = next(filter(None, map(out_of_space, exc.exceptions)), None)
+            if found is not None:
+                return found
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def no_space(exc: OSError, where: str) -> InsufficientStorage:
+    return InsufficientStorage(f"Insufficient storage: {exc.strerror or 'no space left'} ({where}); "
+                               f"free some space there and try again")
+
+
+@contextlib.contextmanager
+def disk_space(where: str) -> Iterator[None]:
+    """A full disk inside the block (on a function: its call) becomes InsufficientStorage
+    naming `where` (packs_dir, cache_dir); the block cleans up after itself as for any error."""
+    try:
+        yield
+    except (OSError, BaseExceptionGroup) as exc:  # a group: from worker threads
+        found = out_of_space(exc)
+        if found is None:
+            raise
+        raise no_space(found, where) from exc

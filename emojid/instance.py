@@ -117,16 +117,22 @@ async def instance(request: Request) -> Response:
 
 async def healthcheck(request: Request) -> Response:
     """Pleroma's fields (`healthy` false and 503 when the service cannot work), plus
-    `status`: "ok", "degraded" (serving, but a pack.json is broken: `pack_errors`
-    names each, its last good state still served) or "unhealthy"; `lint`: the lint findings
-    under the instance's rules by severity (`emojid lint` lists them)."""
+    `status`: "ok", "indexing" (serving from the index while the start-up pass reconciles
+    it with the store: `indexing` = {"done", "total"} packs, null once done), "degraded"
+    (serving, but a pack.json is broken: `pack_errors` names each, its last good state
+    still served) or "unhealthy"; `lint`: the lint findings under the instance's rules by
+    severity (`emojid lint` lists them), null while indexing."""
     c = ctx(request)
     db_ok = await anyio.to_thread.run_sync(c.database.healthy)
     watcher = c.watcher.state if c.watcher else "disabled"
     healthy = db_ok and watcher in ("alive", "disabled")
+    indexing = c.indexing.running
     pack_errors = await anyio.to_thread.run_sync(c.packs.index.pack_errors) if db_ok else {}
-    # Lint findings by severity (the instance's rules), counted again only after a change.
-    lint_counts = await anyio.to_thread.run_sync(lint.COUNTS.get, c.packs.index, c.config) if db_ok else None
+    # Lint findings by severity (the instance's rules), counted again only after a change;
+    # not while indexing, when each answer would count a 100k-emoji index again, half done.
+    lint_counts = await anyio.to_thread.run_sync(lint.COUNTS.get, c.packs.index, c.config) \
+        if db_ok and not indexing else None
+    status = "unhealthy" if not healthy else "indexing" if indexing else "degraded" if pack_errors else "ok"
     return JSON(
         {
             "pool_size": 1,
@@ -134,7 +140,8 @@ async def healthcheck(request: Request) -> Response:
             "idle": 0,
             "memory_used": memory_used_mb(),
             "healthy": healthy,
-            "status": "unhealthy" if not healthy else "degraded" if pack_errors else "ok",
+            "status": status,
+            "indexing": {"done": c.indexing.done, "total": c.indexing.total} if indexing else None,
             "job_queue_stats": c.syncer.queue_stats(),
             "db": "ok" if db_ok else "unavailable",
             "watcher": watcher,

@@ -18,15 +18,26 @@
 - Every request has a whole-request deadline, on top of httpx's per-read
   timeout (a remote dripping one byte a second never trips a per-read
   timeout): connecting, every redirect hop, the headers and the whole body
-  must be done within it, or RemoteError ("... timed out ...", a 500 as any
-  other remote failure). A JSON fetch gets `timeout_seconds`; a download gets
-  `timeout_seconds` plus one second per MiB it may be
-  (`timeout_seconds + limit / DOWNLOAD_FLOOR_RATE`, the limit being
-  `max_download_bytes` or the smaller per-call one): with the defaults 30 s
-  for JSON and 130 s for an archive. So an archive at the size limit needs
-  a remote serving about 1 MiB/s, a smaller one proportionally less.
+  must be done within it, or RemoteError ("... timed out ..."). A JSON fetch
+  gets `timeout_seconds`; a download gets `timeout_seconds` plus one second
+  per MiB it may be (`timeout_seconds + limit / DOWNLOAD_FLOOR_RATE`, the
+  limit being `max_download_bytes` or the smaller per-call one): with the
+  defaults 30 s for JSON and 130 s for an archive. So an archive at the size
+  limit needs a remote serving about 1 MiB/s, a smaller one proportionally less.
+- An operation of several requests (`RemoteClient.operation`: list a remote,
+  look up a pack's files page by page, download it) is bounded as a whole
+  too: each request ends by its own deadline or the operation's, whichever
+  comes first, so a remote answering every page just in time cannot hold a
+  call for ever.
 - Downloads stream to a temporary file, hashing SHA256 on the way and
-  stopping at `max_download_bytes`: no archive is ever held in memory.
+  stopping at `max_download_bytes`: no archive is ever held in memory, and
+  the file is written once. Hashing and writing run in a thread of their
+  own, one batch (WRITE_BATCH) behind the receiving loop.
+- Statuses: a remote that fails (an error status, an answer that is not what
+  was asked, a timeout, too large, a wrong SHA256) is RemoteError, 502; one
+  that cannot be reached at all (refused, unresolvable) is RemoteUnreachable,
+  the 500 Pleroma documents for its remote routes. The Pleroma pack routes
+  answer 500 for every remote failure (emojid.emoji.remote_packs).
 """
 
 from __future__ import annotations
@@ -39,13 +50,15 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiofiles
 import certifi
 import httpcore
 import httpx
@@ -53,19 +66,35 @@ import httpx
 from emojid import __version__, strict_json
 from emojid.config import RemoteConfig
 from emojid.errors import BadRequest, EmojidError, ServerError
+from emojid.files import pid_prefix
 
 USER_AGENT = f"emojid/{__version__} (+https://github.com/emojid/emojid; emoji pack sync)"
 MAX_REDIRECTS = 5
 # A download's deadline grants this many bytes a second over its whole size limit (module docstring).
 DOWNLOAD_FLOOR_RATE = 1 << 20
+# A download's body goes to the hashing and writing thread in batches of about this size:
+# few hand-overs, and at most two batches (one being written, one filling) in memory.
+WRITE_BATCH = 1 << 20
+# The most read from a connection at once (WideReads): what the event loop hands over in one go.
+READ_BYTES = 256 << 10
+# A batch of more chunks than this is joined before it is written (writev takes at most IOV_MAX, 1024).
+GATHER_CHUNKS = 64
 
 
 class RemoteError(ServerError):
-    """A remote server could not be reached or answered badly (Pleroma says 500)."""
+    """A remote server failed: it answered badly, too slowly or too much (502, Bad Gateway)."""
 
-    def __init__(self, message: str, remote_status: int | None = None) -> None:
-        super().__init__(message)
+    status = 502
+
+    def __init__(self, message: str, remote_status: int | None = None, status: int | None = None) -> None:
+        super().__init__(message, status)
         self.remote_status = remote_status
+
+
+class RemoteUnreachable(RemoteError):
+    """The remote cannot be reached at all (refused, unresolvable): Pleroma's documented 500."""
+
+    status = 500
 
 
 class RemoteRefused(BadRequest):
@@ -77,12 +106,15 @@ class AddressRefused(RemoteRefused):
 
 
 class RemoteTooLarge(RemoteError):
-    """A remote answer went past its byte limit (the remote's fault: 500, as Pleroma)."""
+    """A remote answer went past its byte limit (the remote's fault)."""
 
 
-class ChecksumMismatch(ServerError):
-    pass
+class ChecksumMismatch(RemoteError):
+    """The bytes the remote sent are not the ones it announced."""
 
+
+# The end (time.monotonic()) and length in seconds of the operation the current task is in.
+_operation: ContextVar[tuple[float, float] | None] = ContextVar("emojid_remote_operation", default=None)
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[IpAddress]]]
@@ -157,13 +189,38 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         refused = [ip for ip in addresses if not self.allowed(ip)]
         if refused:
             raise AddressRefused(f"Refusing to connect to {host}: {refused[0]} is not a public address")
-        return await self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+        stream = await self.inner.connect_tcp(str(addresses[0]), port, timeout, local_address, socket_options)
+        return WideReads(stream)
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise RemoteRefused("Refusing to connect to a unix socket")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
+
+
+class WideReads(httpcore.AsyncNetworkStream):
+    """A connection read READ_BYTES at a time, whatever httpcore asks (64 KiB): a large body
+    takes a quarter of the trips through h11 and httpx (h11 takes data of any size)."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self.inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self.inner.read(max(max_bytes, READ_BYTES), timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self.inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return WideReads(await self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
 
 
 async def resolve(host: str, port: int) -> list[IpAddress]:
@@ -173,14 +230,14 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise RemoteError(f"Could not resolve {host}: {exc.strerror}") from None
+        raise RemoteUnreachable(f"Could not resolve {host}: {exc.strerror}") from None
     addresses = []
     for *_rest, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise RemoteError(f"Could not resolve {host}")
+        raise RemoteUnreachable(f"Could not resolve {host}")
     return addresses
 
 
@@ -258,23 +315,49 @@ class RemoteClient:
         """Seconds a download of at most `limit` bytes may take in all (module docstring)."""
         return self.config.timeout_seconds + limit / DOWNLOAD_FLOOR_RATE
 
+    @contextlib.contextmanager
+    def operation(self, seconds: float) -> Iterator[None]:
+        """Every request made inside (by this task) ends within `seconds` from now in all.
+
+        Nested operations never extend an outer one: the earlier end holds.
+        """
+        end = time.monotonic() + seconds
+        outer = _operation.get()
+        if outer is not None and outer[0] <= end:
+            yield
+            return
+        token = _operation.set((end, seconds))
+        try:
+            yield
+        finally:
+            _operation.reset(token)
+
     @contextlib.asynccontextmanager
     async def _stream(self, url: str, accept: str, deadline: float) -> AsyncIterator[httpx.Response]:
-        """The response to GET `url`; the caller's reading of the body counts against `deadline` too."""
+        """The response to GET `url`; the caller's reading of the body counts against `deadline`
+        too, and against the end of the operation it is part of, if that comes first."""
         check_url(url)
+        seconds, whole = deadline, None
+        op = _operation.get()
+        if op is not None and op[0] - time.monotonic() < deadline:
+            seconds, whole = max(op[0] - time.monotonic(), 0.0), op[1]
         try:
-            async with asyncio.timeout(deadline):
+            async with asyncio.timeout(seconds):
                 async with self.client.stream("GET", url, headers={"accept": accept}) as response:
                     yield response
         except EmojidError:
             raise
         except TimeoutError:
+            if whole is not None:
+                raise RemoteError(f"{url}: timed out, the whole operation took more than {whole:g} s") from None
             raise RemoteError(f"{url}: timed out, no complete answer within {deadline:g} s") from None
         except httpx.TooManyRedirects:
             raise RemoteError(f"{url}: too many redirects") from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             # Also a redirect to a URL that cannot be fetched: refused before connecting.
             raise RemoteRefused(f"{url}: {exc}") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise RemoteUnreachable(f"{url}: cannot be reached ({exc.__class__.__name__}: {exc})") from None
         except httpx.TimeoutException:
             raise RemoteError(f"{url}: timed out after {self.config.timeout_seconds} s") from None
         except httpx.HTTPError as exc:
@@ -300,39 +383,99 @@ class RemoteClient:
                        progress: Callable[[int, int | None], None] | None = None) -> Downloaded:
         """Stream `url` into a new temp file in `directory`, hashing as it comes.
 
-        `progress(bytes_so_far, declared_total_or_None)` is called after each chunk.
+        `progress(bytes_so_far, declared_total_or_None)` is called after each batch.
         The whole download must be done within `download_deadline(limit)` seconds.
         """
         limit = min(max_bytes or self.config.max_download_bytes, self.config.max_download_bytes)
         directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix="download-")
-        os.close(fd)
+        # The pid in the name: a start-up removes the download of a killed process at once.
+        fd, name = tempfile.mkstemp(dir=directory, prefix=pid_prefix("download-"))
         path = Path(name)
-        digest = hashlib.sha256()
+        sink = _HashingWriter(fd)
         size = 0
         try:
-            async with self._stream(url, "*/*", self.download_deadline(limit)) as response:
-                if not response.is_success:
-                    raise RemoteError(f"Could not download {url}: it answered {response.status_code}", remote_status=response.status_code)
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise RemoteTooLarge(f"{url} is {declared} bytes; the limit is {limit}")
-                async with aiofiles.open(path, "wb") as out:
+            try:
+                async with self._stream(url, "*/*", self.download_deadline(limit)) as response:
+                    if not response.is_success:
+                        raise RemoteError(f"Could not download {url}: it answered {response.status_code}",
+                                          remote_status=response.status_code)
+                    declared = response.headers.get("content-length")
+                    total = int(declared) if declared and declared.isdigit() else None
+                    if total is not None and total > limit:
+                        raise RemoteTooLarge(f"{url} is {declared} bytes; the limit is {limit}")
+                    if progress is not None:
+                        progress(0, total)  # the size is known now, before the first MiB
+                    batch: list[bytes] = []
+                    batched = 0
                     # Decoded bytes: the limit also holds against a gzip bomb.
-                    async for chunk in response.aiter_bytes(1 << 20):
+                    async for chunk in response.aiter_bytes():
                         size += len(chunk)
                         if size > limit:
                             raise RemoteTooLarge(f"{url} is larger than the limit of {limit} bytes")
-                        digest.update(chunk)
-                        await out.write(chunk)
-                        if progress is not None:
-                            progress(size, int(declared) if declared and declared.isdigit() else None)
-                content_type = response.headers.get("content-type")
+                        batch.append(chunk)
+                        batched += len(chunk)
+                        if batched >= WRITE_BATCH:
+                            await sink.write(batch)
+                            batch, batched = [], 0
+                            if progress is not None:
+                                progress(size, total)
+                    await sink.write(batch)
+                    await sink.drain()
+                    content_type = response.headers.get("content-type")
+            finally:
+                sink.close()
+            if progress is not None:
+                progress(size, total)
         except BaseException:
             with contextlib.suppress(OSError):
                 path.unlink()
             raise
-        return Downloaded(path, digest.hexdigest().upper(), size, content_type)
+        return Downloaded(path, sink.digest.hexdigest().upper(), size, content_type)
+
+
+class _HashingWriter:
+    """Hashes and writes a download's batches, in order, in a thread of its own one batch
+    behind the receiving loop: sha256 and write(2) release the GIL, so on two cores they
+    overlap receiving instead of following it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.digest = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="emojid-download")
+        self._pending: asyncio.Future[None] | None = None
+
+    def _write(self, chunks: list[bytes]) -> None:
+        if len(chunks) > GATHER_CHUNKS:  # a dripping remote's crumbs: one buffer, and one hash update
+            chunks = [b"".join(chunks)]
+        for chunk in chunks:
+            self.digest.update(chunk)
+        # One writev of the chunks as they came: no copy to join them (it may write less: the rest goes again).
+        views = [memoryview(chunk) for chunk in chunks]
+        try:
+            while views:
+                written = os.writev(self.fd, views)
+                while views and written >= len(views[0]):
+                    written -= len(views.pop(0))
+                if views:
+                    views[0] = views[0][written:]
+        except OSError as exc:  # our disk, not the remote: a 500 that says so (507 when full, by the cause)
+            raise ServerError(f"Could not store a download: {exc.strerror or exc}") from exc
+
+    async def write(self, chunks: list[bytes]) -> None:
+        await self.drain()
+        if chunks:
+            self._pending = asyncio.get_running_loop().run_in_executor(self._pool, self._write, chunks)
+
+    async def drain(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
+
+    def close(self) -> None:
+        """Closes the file once the batch in the thread is written (a timeout abandons the wait,
+        not the write: the descriptor must not be closed under it)."""
+        self._pool.shutdown(wait=True)
+        os.close(self.fd)
 
 
 def verify_sha256(downloaded: Downloaded, expected: str | None, url: str) -> None:

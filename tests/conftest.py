@@ -132,7 +132,11 @@ class _TestServer(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None] | None = None,
-                  configure_app: Callable[[Starlette], None] | None = None) -> AsyncIterator[Server]:
+                  configure_app: Callable[[Starlette], None] | None = None,
+                  indexed: bool = True, reconcile_grace: float | None = None) -> AsyncIterator[Server]:
+    """A server over `root`. Tests prepare packs on disk first and ask at once: with `indexed`
+    (the default) this yields once the start-up pass has reconciled the index with them.
+    `reconcile_grace`: start-up's wait for that pass before serving (0: serve at once)."""
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so,
     # and without it every response waits ~40 ms on a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -143,7 +147,7 @@ async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None]
     tokens = seed_accounts(config)
     if prepare:
         prepare(config)
-    app = build_app(config)
+    app = build_app(config) if reconcile_grace is None else build_app(config, reconcile_grace=reconcile_grace)
     if configure_app:
         configure_app(app)
     server = _TestServer(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -154,6 +158,14 @@ async def serving(root: Path, extra: str = "", prepare: Callable[[Config], None]
                 task.result()
                 raise RuntimeError("server failed to start")
             await asyncio.sleep(0.01)
+        if indexed:
+            # The app's own event, in this loop: no polling, no fixed sleep.
+            finished = asyncio.ensure_future(app.state.ctx.indexing.finished.wait())
+            await asyncio.wait({finished, task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+            finished.cancel()
+            if task.done():
+                task.result()
+            assert not app.state.ctx.indexing.running, "the start-up pass did not end within 60 s"
         yield Server(f"http://127.0.0.1:{port}", config, root, tokens["admin"], tokens["user"], tokens)
     finally:
         server.should_exit = True

@@ -192,24 +192,11 @@ def pack_set(ctx: click.Context, name: str, share: bool | None, license_: str | 
 
 def _set_emoji(ctx: click.Context, name: str, shortcode: str, given: dict[str, str]) -> None:
     """As PATCH /api/v1/emojid/packs/emoji: the same checks, the same write path."""
-    from emojid.emoji.interchange.metadata import apply_update, parse_update
-    from emojid.emoji.names import check_pack_name
-
     if not given:
         raise CliError("nothing to change: give --license, --author, --source or --tags with --emoji")
-    update = parse_update(given)
 
     def run(service: Any) -> None:
-        pack_name = check_pack_name(name)
-
-        def write() -> None:
-            current = service.store.load(pack_name)
-            if shortcode not in current.files:
-                raise CliError(f'Emoji "{shortcode}" does not exist in pack {pack_name}')
-            entry = apply_update(current.emoji_meta.get(shortcode, {}), update)
-            service.store.save_emoji_meta(pack_name, shortcode, entry)
-
-        asyncio.run(service.write_locked(write, pack_name))
+        asyncio.run(service.update_emoji_meta(name, shortcode, given))
 
     with_service(ctx, run)
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -23,15 +24,16 @@ import anyio.to_thread
 
 from emojid.config import Config
 from emojid.db import Database
-from emojid.emoji.facts import scan_pack
+from emojid.emoji.facts import LOOSE, PACK, POOL_AFTER_FILES, FolderReader, Task, read_folders, scan_pack
 from emojid.emoji.index import EmojiIndex
-from emojid.emoji.index.files import FileFacts
+from emojid.emoji.index.files import FactsRow, FileFacts
 from emojid.emoji.index.mirrors import Mirror
 from emojid.emoji.index.origins import Origin
 from emojid.emoji.index.packs import ArchiveRow, PackRow
+from emojid.emoji.interchange.metadata import apply_update, parse_update
 from emojid.emoji.names import check_filename, check_pack_name, check_shortcode, extension, shown, stem
 from emojid.emoji.static_frames import StaticFrames
-from emojid.emoji.store import Pack, PackStore, PackUnreadable, Skipped
+from emojid.emoji.store import LooseFolder, Pack, PackStore, PackUnreadable, Skipped
 from emojid.emoji.zips import ZipLimits, checked_entries, extract_entry, looks_like_zip, open_zip
 from emojid.errors import (
     BadRequest,
@@ -43,6 +45,7 @@ from emojid.errors import (
     Unavailable,
     Unprocessable,
 )
+from emojid.files import left_by_dead_process
 from emojid.http.uploads import Upload
 from emojid.ids import now_iso
 from emojid.images import verify_image
@@ -150,31 +153,55 @@ class PackService:
 
         return await anyio.to_thread.run_sync(locked)
 
-    def reindex_sync(self, progress: Meters | None = None) -> int:
-        """Rebuild the pack tables from a fresh walk of the store; `progress` meters the packs read."""
+    # Reindex writes the facts of this many files per transaction (~0.2 s): few commits,
+    # and the database free for the server's writes in between.
+    _FACTS_BATCH = 20000
+
+    def reindex_sync(self, progress: Meters | None = None, pool_after_files: int = POOL_AFTER_FILES) -> int:
+        """Rebuild the pack tables from a fresh walk of the store; `progress` meters the packs read.
+
+        Each folder is read as refresh_sync reads it (pack.json, the facts of its files,
+        kept where size and mtime_ns are the same), past `pool_after_files` files by a
+        pool of worker processes (`read_folders`); this process writes the facts as they
+        come, a batch per transaction, then the pack tables in one (`replace_all`)."""
         packs: list[Pack] = []
         errors: dict[str, str] = {}
+        loose: list[LooseFolder] = []
         names = self.store.pack_names()
+        stamps = self.index.all_file_stamps()
+        tasks: list[Task] = [(PACK, n, stamps.get(n, {})) for n in names]
+        tasks += [(LOOSE, n, stamps.get(n, {})) for n in self.store.loose_names()]
+        reader = FolderReader(self.store, self.config.emoji.allowed_extensions, self.config.emoji.shortcode_pattern)
+        batch: list[tuple[str, list[FactsRow], list[str]]] = []
+        batch_rows = 0
         with metered(progress, "Reading packs", "packs") as meter:
-            for done, name in enumerate(names, 1):
-                try:
-                    packs.append(self.store.load(name))
-                    self._refresh_facts(name, packs[-1].files.values())
-                except PackUnreadable as exc:
-                    errors[name] = str(exc)
-                except EmojidError:
-                    continue
-                finally:
-                    if meter is not None:
-                        meter(done, len(names))
-        loose = [f for n in self.store.loose_names() if (f := self.store.read_loose(n, self._shortcode_ok))]
-        for folder in loose:
-            self._refresh_facts(folder.name, folder.files.values())
+            for done, read in enumerate(read_folders(reader, tasks, pool_after_files), 1):
+                if read.pack is not None:
+                    packs.append(read.pack)
+                elif read.error is not None:
+                    errors[read.name] = read.error
+                elif read.loose is not None:
+                    loose.append(read.loose)
+                if read.rows is not None:
+                    batch.append((read.name, read.rows, read.kept))
+                    batch_rows += read.files
+                    if batch_rows >= self._FACTS_BATCH:
+                        self._put_facts_batch(batch)
+                        batch, batch_rows = [], 0
+                if meter is not None and read.kind == PACK:
+                    meter(done, len(names))
+        self._put_facts_batch(batch)
         self.index.prune_file_facts({p.name for p in packs} | set(errors) | {f.name for f in loose})
         count = self.index.replace_all(packs, errors, loose)
         for name in self.store.odd_folders():
             self._not_a_pack(name, self.store.folder_problem(name) or "not a pack")
         return count
+
+    def _put_facts_batch(self, batch: list[tuple[str, list[FactsRow], list[str]]]) -> None:
+        """The facts of a batch of folders read by reindex_sync, in one transaction."""
+        if batch:
+            for old, new in self.index.put_folders_facts(batch):
+                self.static_frames.changed(old, new)
 
     def sweep_leftovers(self, older_than: float = 3600) -> int:
         """Remove what a crash left behind: staging and trash folders in packs_dir,
@@ -190,29 +217,46 @@ class PackService:
         for pattern in patterns:
             for path in cache.glob(pattern):
                 with contextlib.suppress(OSError):
-                    if path.lstat().st_mtime < cutoff:
+                    # `<prefix><pid>-...`: a killed process's work goes at once, whatever its age.
+                    dead = left_by_dead_process(path.name, path.name.partition("-")[0] + "-")
+                    if dead or path.lstat().st_mtime < cutoff:
                         shutil.rmtree(path) if path.is_dir() else path.unlink()
                         removed += 1
         return removed
 
-    def reconcile_sync(self) -> int:
-        """At start-up: bring the index up to date with edits made while stopped."""
-        with self.store.write_lock():  # a CLI command may be writing meanwhile
-            on_disk = set(self.store.pack_names())
-            loose = set(self.store.loose_names())
-            odd = set(self.store.odd_folders())  # symlinks, names that are not UTF-8: errors only
-            changed = 0
-            for name in set(self.index.pack_names()) - on_disk:
-                changed += self.index.remove_pack(name)
-            for name in {n for n, _count in self.index.loose_folders()} - loose:
-                changed += self.index.remove_loose(name)
-            for name in sorted(on_disk | loose | odd):
+    def reconcile_sync(self, progress: Callable[[int, int], None] | None = None,
+                       stop: threading.Event | None = None) -> int:
+        """Bring the index up to date with the store: at start-up, edits made while stopped;
+        after a lost watch, what it missed. Pack by pack, each under the write lock, not
+        the whole walk: API writes, the CLI and the watcher go on meanwhile, and refresh_sync
+        re-reads a pack under the lock, so one written since the walk began is read as it is
+        now, never from a stale look. `progress(done, total)` after each name; `stop` ends
+        the walk early (the server is shutting down). Returns the number of changes."""
+        on_disk = set(self.store.pack_names())
+        loose = set(self.store.loose_names())
+        odd = set(self.store.odd_folders())  # symlinks, names that are not UTF-8: errors only
+        # What the index has but the store lost goes the same way: refresh_sync of a folder
+        # that is gone removes it (unless it is back by then).
+        known = set(self.index.pack_names()) | {n for n, _count in self.index.loose_folders()}
+        names = sorted(on_disk | loose | odd | known)
+        changed = 0
+        for done, name in enumerate(names, 1):
+            if stop is not None and stop.is_set():
+                return changed
+            with self.store.write_lock():
                 changed += self.refresh_sync(name)
+            if progress is not None:
+                progress(done, len(names))
+        with self.store.write_lock():
+            # The store listed again under the lock: a pack made during the walk keeps its
+            # error and its file facts.
+            on_disk = set(self.store.pack_names())
+            odd_shown = {shown(n) for n in self.store.odd_folders()}
             # Errors of folders gone while stopped (or renamed away from a bad name) go too.
-            for name in set(self.index.pack_errors()) - on_disk - {shown(n) for n in odd}:
+            for name in set(self.index.pack_errors()) - on_disk - odd_shown:
                 changed += self.index.remove_pack(name)
-            self.index.prune_file_facts(on_disk | loose)
-            return changed
+            self.index.prune_file_facts(on_disk | set(self.store.loose_names()))
+        return changed
 
     # -- writes -----------------------------------------------------------
 
@@ -267,6 +311,22 @@ class PackService:
             if current.meta.get("fallback-src-sha256"):
                 meta["fallback-src-sha256"] = current.meta["fallback-src-sha256"]
         return await self._write(lambda: self.store.save_meta(name, meta).meta, name)
+
+    async def update_emoji_meta(self, name: str, shortcode: str, fields: dict[str, Any]) -> None:
+        """Change one emoji's licence, author, source or tags (emojid.emoji.interchange.metadata):
+        only the fields given, checked by the same rules for the API, the UI and the CLI."""
+        name = check_pack_name(name)
+        update = parse_update(fields)
+
+        def write() -> None:
+            if not self.store.exists(name):
+                raise NotFound(f'pack "{name}" is not found')
+            pack = self.store.load(name)
+            if shortcode not in pack.files:
+                raise NotFound(f'Emoji "{shortcode}" does not exist in pack {name}')
+            self.store.save_emoji_meta(name, shortcode, apply_update(pack.emoji_meta.get(shortcode, {}), update))
+
+        await self._write(write, name)
 
     async def rename_pack(self, name: str, new_name: str) -> None:
         """Move a pack folder to a new name (sync keeps locally edited copies this way)."""

@@ -4,6 +4,13 @@ A download is verified before anything is unpacked, unpacked into a hidden
 staging folder inside packs_dir (same filesystem, never watched as a pack),
 then moved into place with one rename. Any failure removes the staging
 folder and the temp file: the store and the index are left as they were.
+
+Statuses: the operations behind Pleroma's remote pack routes (`list_remote`:
+`packs/remote`, `list_from`; `download`: `packs/download`, `download_from`)
+answer 500 for every failure of the remote, with what went wrong, as Pleroma's
+docs say for downloads and its listing does. Elsewhere (a fallback source, a
+file by URL) a remote that fails is a 502 and one that cannot be reached a 500
+(emojid.remote). Each operation is bounded as a whole (`RemoteClient.operation`).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,17 @@ NO_SOURCE = "The pack was not set as shared and there is no fallback src to down
 INCOMPLETE = "The fallback archive does not have all files specified in pack.json"
 # Keys a listing adds to a pack's metadata; they are not the pack's own.
 COMPUTED_KEYS = ("can-download", "download-sha256")
+
+
+@contextlib.contextmanager
+def pleroma_status() -> Iterator[None]:
+    """Any failure of the remote answers 500, Pleroma's status for its remote pack routes
+    (documented for downloads); the message stays."""
+    try:
+        yield
+    except RemoteError as exc:
+        exc.status = 500
+        raise
 
 
 def origin(url: str) -> str:
@@ -79,8 +98,17 @@ class RemotePacks:
         if "shareable_emoji_packs" not in features:
             raise RemoteError(NOT_SHAREABLE)
 
+    def _json_operation(self) -> contextlib.AbstractContextManager[None]:
+        """A listing or a pack's description: every JSON request of it within one timeout_seconds
+        more than one may take alone."""
+        return self.remote.operation(2 * self.remote.json_deadline())
+
     async def list_remote(self, url: str, page: int, page_size: int, check: bool = True) -> Any:
         base = origin(url)
+        with pleroma_status(), self._json_operation():
+            return await self._list_remote(base, page, page_size, check)
+
+    async def _list_remote(self, base: str, page: int, page_size: int, check: bool) -> Any:
         if check:
             await self.check_shareable(base)
         try:
@@ -136,9 +164,10 @@ class RemotePacks:
 
     async def describe(self, url: str, name: str, check: bool = True) -> RemotePack:
         base = origin(url)
-        if check:
-            await self.check_shareable(base)
-        doc, old = await self._pack_document(base, name)
+        with self._json_operation():
+            if check:
+                await self.check_shareable(base)
+            doc, old = await self._pack_document(base, name)
         files = doc.get("files")
         meta = doc.get("pack")
         if not isinstance(files, dict) or not isinstance(meta, dict):
@@ -173,8 +202,11 @@ class RemotePacks:
         local = check_pack_name(as_name or name)
         if await anyio.to_thread.run_sync(self.service.store.exists, local):
             raise Conflict(f'A pack named "{local}" already exists')
-        pack = await self.describe(url, name)
-        await self.install(pack, local, progress=progress)
+        # The description within its own bound; the whole within one timeout_seconds more than the archive.
+        whole = self.remote.json_deadline() + self.remote.download_deadline(self.config.remote.max_download_bytes)
+        with pleroma_status(), self.remote.operation(whole):
+            pack = await self.describe(url, name)
+            await self.install(pack, local, progress=progress)
         return local
 
     async def install(self, pack: RemotePack, local: str, replace: bool = False,
@@ -184,9 +216,10 @@ class RemotePacks:
         except (Conflict, RemoteRefused, ServerError):
             raise
         except EmojidError as exc:
-            # A bad or oversized archive is the remote's failure, not a bad request:
-            # 500, as Pleroma answers every failed download, with the reason kept.
+            # A bad or oversized archive is the remote's failure, not a bad request; the reason stays.
             raise RemoteError(exc.message) from None
+        except OSError as exc:  # our disk: a 500 that says so, not an unexplained one
+            raise ServerError(f"Could not install {pack.name} as {local}: {exc.strerror or exc}") from exc
 
     async def _install(self, pack: RemotePack, local: str, replace: bool, progress: Meters | None = None) -> None:
         with metered(progress, f"Downloading {pack.name}") as meter:
@@ -198,8 +231,9 @@ class RemotePacks:
                                   local, replace=replace, mirror=(pack.base, pack.name, archive.sha256),
                                   progress=progress)
         finally:
+            # A thread: unlinking a 1 GB file takes ext4 a while, the event loop must not wait on it.
             with contextlib.suppress(OSError):
-                archive.path.unlink()
+                await anyio.to_thread.run_sync(archive.path.unlink)
 
     # -- fallback sources and files by URL ----------------------------------
 

@@ -3,7 +3,9 @@
 Layout is Pleroma's: `packs_dir/<pack>/pack.json` plus the files it lists.
 Every method is synchronous (callers run it in a worker thread) and every
 write is atomic: files land through a temporary name and `os.replace`, and
-`pack.json` is fsynced before it replaces the old one.
+`pack.json` is fsynced before it replaces the old one. A full disk in a public
+write (`@disk_space`) is InsufficientStorage (507), once the write has undone
+itself as for any other error.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 from emojid import strict_json
 from emojid.emoji.interchange.metadata import EmojiMeta, read_extension, with_extension
 from emojid.emoji.names import check_pack_name, extension, is_text, safe_relpath, shown, stem
-from emojid.errors import BadRequest, Conflict, EmojidError, NotFound
+from emojid.errors import NO_SPACE_ERRNOS, BadRequest, Conflict, EmojidError, NotFound, disk_space
 from emojid.files import left_by_dead_process, make_temp_dir, make_temp_file, open_regular, pid_prefix
 
 log = logging.getLogger("emojid.store")
@@ -149,18 +151,21 @@ class PackStore:
     @staticmethod
     def _inside(base: Path, rel: str) -> Path | None:
         """`base / rel` for a checked `rel`, or None when a symlink in it leads out of `base`."""
-        path = base / rel
-        current = base
+        return None if PackStore._leads_out(base, rel) else base / rel
+
+    @staticmethod
+    def _leads_out(base: Path, rel: str) -> bool:
+        # Plain strings on the way: pathlib costs more than the lstat calls (a pack.json
+        # of 5,000 emoji is checked on every read).
+        current = os.fspath(base)
         for part in rel.split("/"):
-            current = current / part
+            current = f"{current}/{part}"
             if os.path.islink(current):
                 try:
-                    if not path.resolve().is_relative_to(base.resolve()):
-                        return None
+                    return not (base / rel).resolve().is_relative_to(base.resolve())
                 except (OSError, RuntimeError):
-                    return None
-                break
-        return path
+                    return True
+        return False
 
     # -- locking -------------------------------------------------------
 
@@ -246,7 +251,14 @@ class PackStore:
 
     def load(self, name: str) -> Pack:
         """Read one pack from disk. NotFound without pack.json, PackUnreadable when broken."""
-        directory = self.pack_dir(name)
+        return self._load(name, self.pack_dir(name))
+
+    def load_staged(self, staging: Path, name: str) -> Pack:
+        """A pack assembled in `staging`, read as `load(name)` will read it once it is moved
+        into place: the same fingerprint (renaming its folder changes nothing in it)."""
+        return self._load(name, staging)
+
+    def _load(self, name: str, directory: Path) -> Pack:
         raw = self._read_pack_json(name, directory)
         try:
             # NaN and Infinity are refused: written back, they would make our JSON invalid.
@@ -271,7 +283,7 @@ class PackStore:
         pack = Pack(name=name, meta=meta, files={})
         for shortcode, filename in raw_files.items():
             rel = safe_relpath(filename) if isinstance(filename, str) else None
-            if rel is None or self._inside(directory, rel) is None:
+            if rel is None or self._leads_out(directory, rel):
                 pack.problems.append(f"{shortcode}: unsafe path {filename!r} ignored")
                 continue
             if not self._shortcode_re.fullmatch(shortcode):
@@ -300,9 +312,10 @@ class PackStore:
         # shortcode_pattern changed between runs): the index must show the new ones.
         digest.update(json.dumps(problems or []).encode())
         complete = True
+        folder = os.fspath(directory)
         for filename in sorted(set(files.values())):
             try:
-                st = os.stat(directory / filename)
+                st = os.stat(f"{folder}/{filename}")
                 if not stat.S_ISREG(st.st_mode):
                     raise OSError("not a regular file")  # a FIFO would block whoever reads it
                 digest.update(f"\0{filename}\0{st.st_size}\0{st.st_mtime_ns}".encode())
@@ -388,11 +401,14 @@ class PackStore:
                 os.unlink(tmp)
             raise
 
+    @disk_space("packs_dir")
     def create(self, name: str) -> Pack:
         directory = self.pack_dir(name)
         self.root.mkdir(parents=True, exist_ok=True)
+        made = False
         try:
             directory.mkdir()
+            made = True
         except FileExistsError:
             if os.path.islink(directory):
                 raise Conflict(f'packs_dir/{name} is a symbolic link: remove it by hand first') from None
@@ -400,9 +416,16 @@ class PackStore:
                 self.load(name)  # a broken pack.json says so (409), never "already exists"
                 raise Conflict(f'A pack named "{name}" already exists') from None
             # A folder without pack.json (an import candidate) becomes the pack.
-        self._write_pack_json(name, {}, {})
+        try:
+            self._write_pack_json(name, {}, {})
+        except BaseException:
+            if made:  # no empty folder left behind (it would be a folder without pack.json)
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            raise
         return self.load(name)
 
+    @disk_space("packs_dir")
     def delete(self, name: str) -> None:
         directory = self.pack_dir(name)
         if not self.exists(name):
@@ -422,17 +445,20 @@ class PackStore:
         filesystem, so `move_into_place` puts it in place with one rename.
         Removed afterwards unless it was moved."""
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = make_temp_dir(dir=self.root, prefix=pid_prefix(".staging-"))
+        with disk_space("packs_dir"):
+            staging = make_temp_dir(dir=self.root, prefix=pid_prefix(".staging-"))
         try:
             yield staging
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    @disk_space("packs_dir")
     def write_staged_pack_json(self, staging: Path, files: dict[str, str], meta: dict[str, Any],
                                emoji_meta: dict[str, EmojiMeta] | None = None) -> None:
         extra = with_extension({}, emoji_meta or {}, set(files))
         self._atomic_write(staging / PACK_JSON, _pack_json_bytes(pack_json_document(files, meta, extra)))
 
+    @disk_space("packs_dir")
     def move_into_place(self, staging: Path, target: Path, replace: bool) -> None:
         """Rename a staged pack folder into the store; `replace` swaps out an existing pack."""
         if not replace and os.path.lexists(target):
@@ -461,11 +487,13 @@ class PackStore:
                 with contextlib.suppress(OSError):
                     marker.unlink()
 
+    @disk_space("packs_dir")
     def save_meta(self, name: str, meta: dict[str, Any]) -> Pack:
         pack = self.load(name)
         self._write_pack_json(name, pack.files, meta)
         return self.load(name)
 
+    @disk_space("packs_dir")
     def save_emoji_meta(self, name: str, shortcode: str, entry: EmojiMeta) -> Pack:
         """Set (or, empty, clear) one emoji's license/author/source/tags in pack.json."""
         pack = self.load(name)
@@ -483,6 +511,7 @@ class PackStore:
         """
         return self.add_files(name, [(shortcode, filename, source)])
 
+    @disk_space("packs_dir")
     def add_files(self, name: str, items: list[tuple[str, str, Path]], staged_in: Path | None = None) -> Pack:
         """Several files at once (a zip upload): all land, or none does, even when the
         process is killed midway. The files wait in a staging folder of this store
@@ -570,6 +599,7 @@ class PackStore:
             log.warning("pack %s: took out %d files of an upload that was interrupted", name, removed)
         return removed
 
+    @disk_space("packs_dir")
     def merge_files(self, name: str, items: list[tuple[str, str, Path]], emoji_meta: dict[str, EmojiMeta]) -> Pack:
         """An import into an existing pack, all or nothing. Each (shortcode, filename, source)
         adds an emoji or, for a shortcode the pack has, replaces its image: over the same
@@ -666,6 +696,8 @@ class PackStore:
                 created.append(d)
         except OSError as exc:
             self._remove_empty_dirs(created)
+            if exc.errno in NO_SPACE_ERRNOS:
+                raise  # a full disk is no conflict (507)
             raise Conflict(f'Cannot create the folder "{d.relative_to(base).as_posix()}" ({exc.strerror})') from None
         return created
 
@@ -696,6 +728,7 @@ class PackStore:
             path.unlink()
         self._prune_dirs(name, filename)
 
+    @disk_space("packs_dir")
     def remove_file(self, name: str, shortcode: str) -> Pack:
         pack = self.load(name)
         filename = pack.files.get(shortcode)
@@ -707,6 +740,7 @@ class PackStore:
         self._unlink_unused(name, filename, files)
         return self.load(name)
 
+    @disk_space("packs_dir")
     def update_file(self, name: str, shortcode: str, new_shortcode: str, new_filename: str, force: bool) -> Pack:
         """Rename an emoji and/or move its file. `force` replaces an emoji named `new_shortcode`."""
         pack = self.load(name)
@@ -840,6 +874,7 @@ class PackStore:
                 take(stem(rel), rel, [])
         return folder
 
+    @disk_space("packs_dir")
     def import_candidates(self, shortcode_ok: Callable[[str], bool]) -> tuple[list[str], list[Skipped]]:
         """Write pack.json for every folder that lacks one: its names, and what each left out."""
         imported: list[str] = []
@@ -906,6 +941,7 @@ class PackStore:
 
     # -- archives ------------------------------------------------------
 
+    @disk_space("cache_dir")
     def write_archive(self, pack: Pack, target: Path) -> str:
         """Zip pack.json and the listed files into `target`; returns the uppercase SHA256.
 
@@ -914,7 +950,7 @@ class PackStore:
         """
         directory = self.pack_dir(pack.name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = make_temp_file(dir=target.parent, prefix=".tmp-", suffix=".zip")
+        fd, tmp = make_temp_file(dir=target.parent, prefix=pid_prefix(".tmp-"), suffix=".zip")
         os.close(fd)
         try:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:

@@ -22,6 +22,7 @@ import anyio.to_thread
 from emojid.config import SyncJob
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.sync_jobs import JobStatus
+from emojid.emoji.installer import adopt_interrupted_mirror
 from emojid.emoji.packs import PackService
 from emojid.emoji.remote_packs import RemotePacks, origin
 from emojid.errors import EmojidError
@@ -118,6 +119,7 @@ class Syncer:
 
     async def _sync_pack(self, job: SyncJob, base: str, name: str, sha: str, status: JobStatus) -> None:
         local = job.as_prefix + name
+        await adopt_interrupted_mirror(self.service, local)  # a kill may have cut its last install short
         mirror = await anyio.to_thread.run_sync(self.index.mirror, local)
         exists = await anyio.to_thread.run_sync(self.service.store.exists, local)
         # The mirror record, when it is of this very remote pack.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from emojid.errors import EmojidError
+from emojid.errors import EmojidError, no_space, out_of_space
 
 log = logging.getLogger("emojid.web")
 
@@ -32,6 +33,10 @@ class JSON(Response):
 
 async def emojid_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, EmojidError)
+    if exc.status == 500 and out_of_space(exc) is not None:
+        return _no_space(request, exc)  # "could not store ...": the disk is full, say so
+    if exc.status == 507:
+        log.error("%s %s: %s", request.method, request.url.path, exc.message)  # for the admin to act on
     return JSON({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
@@ -43,9 +48,52 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSON({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def os_error(request: Request, exc: Exception) -> Response:
+    """An OSError no write path turned into an EmojidError (a request body being spooled, a
+    zip being unpacked): a full disk is 507, answered here as any EmojidError is; any other
+    goes on to server_error (500)."""
+    assert isinstance(exc, OSError)
+    if out_of_space(exc) is None:
+        raise exc
+    return _no_space(request, exc)
+
+
+def _no_space(request: Request, exc: BaseException) -> Response:
+    """507 naming what ran out, never a bare 500 (`exc` is or comes from a full disk)."""
+    full = out_of_space(exc)
+    assert full is not None
+    error = no_space(full, _disk_of(request, full.filename))
+    log.error("%s %s: %s", request.method, request.url.path, error.message)
+    return JSON({"error": error.message}, status_code=error.status)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
+    if out_of_space(exc) is not None:
+        return _no_space(request, exc)  # e.g. from worker threads, in an exception group
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSON({"error": "Internal server error"}, status_code=500)
+
+
+def _disk_of(request: Request, filename: Any) -> str:
+    """Which configured folder ran out of space: the one `filename` (the OSError's) lies
+    in, else (a write to an open file names none) the one whose disk has no room left."""
+    config = getattr(getattr(request.app.state, "ctx", None), "config", None)
+    if config is None:
+        return "the server's disk"
+    folders = {"cache_dir": config.cache_dir, "packs_dir": config.packs_dir}
+    if isinstance(filename, str | bytes):
+        path = os.fsdecode(filename)
+        return next((key for key, folder in folders.items() if path.startswith(str(folder) + os.sep)),
+                    "the server's disk")
+    full = []
+    for key, folder in folders.items():
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        if st.f_bavail * st.f_frsize < 1 << 16:  # less than a write's worth
+            full.append(key)
+    return " and ".join(full) or "the server's disk"
 
 
 def not_modified(request: Request, etag: str) -> bool:

@@ -85,9 +85,11 @@ COMPONENTS: dict[str, Schema] = {
     "SyncStatus": obj(["jobs"], {"jobs": array(OBJECT)}),
     # -- the instance
     "Healthcheck": obj(["healthy", "status"], {
-        "healthy": BOOLEAN, "status": {"enum": ["ok", "degraded", "unhealthy"]}, "memory_used": {"type": "number"},
+        "healthy": BOOLEAN, "status": {"enum": ["ok", "indexing", "degraded", "unhealthy"]},
+        "memory_used": {"type": "number"},
         "db": STRING, "watcher": STRING, "pack_errors": {"type": "object", "additionalProperties": STRING},
         "job_queue_stats": OBJECT,
+        "indexing": nullable(obj(["done", "total"], {"done": INTEGER, "total": INTEGER})),
     }),
     "NodeinfoLinks": obj(["links"], {"links": array(obj(["rel", "href"], {"rel": STRING, "href": STRING}))}),
     "Nodeinfo": obj(["version", "software", "protocols", "usage", "openRegistrations", "metadata"], {

@@ -83,11 +83,11 @@ async def test_bad_fallback_sources_change_nothing(tmp_path: Path, subtests):
         stub.bytes("/big.zip", zip_bytes({"a.png": A, "sub/b.png": B, "pad.png": os.urandom(8000)}))
         before = tree(local.packs_dir)
         cases = {
-            "/missing.zip": (500, "404"),
+            "/missing.zip": (502, "404"),  # the remote failed: 502 (400 is for the metadata itself)
             "/notzip.zip": (400, "zip"),
             "/traversal.zip": (400, "evil.png"),
             "/symlink.zip": (400, "symlink"),
-            "/big.zip": (500, "4000"),
+            "/big.zip": (502, "4000"),
         }
         for path, (status, word) in cases.items():
             with subtests.test(path):
@@ -140,11 +140,11 @@ async def test_upload_by_url_failures_write_nothing(tmp_path: Path, subtests):
         stub.bytes("/a.png", A, "image/png")
         before = tree(local.packs_dir)
         cases = {
-            "/gone.png": (500, ("404",)),
+            "/gone.png": (502, ("404",)),  # the remote failed
             "/script.png": (415, ("image",)),
             "/noisy.png": (413, ("4000",)),  # beyond max_download_bytes, though under max_file_bytes
             "/a.png": (409, ("a",)),  # the shortcode "a" is taken
-            "/slow.png": (500, ("timed out",)),  # [remote] timeout_seconds
+            "/slow.png": (502, ("timed out",)),  # [remote] timeout_seconds
         }
         async with local.admin() as c:
             for path, (status, words) in cases.items():

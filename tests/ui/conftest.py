@@ -7,14 +7,17 @@ it, every browser test skips with one line saying what to install.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 import math
 import os
+import random
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -157,6 +160,13 @@ def star_png(color: str, size: int = 128) -> bytes:
     return _png(image)
 
 
+def noise_png(seed: int, size: int = 128) -> bytes:
+    """Coloured noise: a PNG that does not compress (about 3 bytes a pixel), for packs of
+    a size worth watching come in."""
+    rng = random.Random(seed)
+    return _png(Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3)))
+
+
 def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "PNG")
@@ -198,3 +208,51 @@ def demo_packs(packs_dir: Path) -> None:
     stars = {f"star_{i}": star_png(PALETTE[(i * 5) % len(PALETTE)]) for i in range(10)}
     art_pack(packs_dir, "stars", stars, {"description": "Stars to hand out.", "license": "MIT"})
     art_pack(packs_dir, "drafts", {"catblob_wip": face_png("#8d99ae", 2)}, {"description": "Work in progress."})
+
+
+# -- a slow network ---------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def slow_relay(target: str, bytes_per_second: int) -> AsyncIterator[str]:
+    """A TCP relay to `target` (http://host:port) that passes the answers on at about
+    `bytes_per_second`: a slow link between two servers, nothing of emojid's replaced.
+    Yields the relay's URL."""
+    parts = urlsplit(target)
+    tasks: set[asyncio.Task] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rate: int | None) -> None:
+        try:
+            while data := await reader.read(8192):
+                writer.write(data)
+                await writer.drain()
+                if rate:
+                    await asyncio.sleep(len(data) / rate)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        except OSError:
+            client_writer.close()
+            return
+        both = asyncio.gather(pipe(client_reader, writer, None), pipe(reader, client_writer, bytes_per_second))
+        task = asyncio.ensure_future(both)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()

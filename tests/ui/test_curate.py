@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from tests.conftest import Server, serving
 from tests.helpers import png_bytes, zip_bytes
-from tests.ui.conftest import art_pack, face_png, log_in, new_page
+from tests.ui.conftest import art_pack, face_png, log_in, new_page, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -158,7 +158,9 @@ async def test_rename_an_emoji(server, browser):
     await page.get_by_role("button", name="Rename :blobcat:").click()
     field = page.get_by_label("New shortcode")
     assert await field.input_value() == "blobcat"
-    assert await page.evaluate("document.activeElement.name") == "new_shortcode"
+    # htmx focuses the autofocus field once the swap has settled.
+    await page.wait_for_function("document.activeElement && document.activeElement.name === 'new_shortcode'",
+                                 timeout=3000)
     # A taken shortcode: the service's refusal, shown in the form.
     await field.fill("taken")
     await page.get_by_role("button", name="Save").click()
@@ -169,6 +171,115 @@ async def test_rename_an_emoji(server, browser):
     assert await page.get_by_role("img", name=":blobcat:").count() == 0
     assert await page.get_by_role("button", name="Rename :catblob:").count() == 1
     assert await pack_files(server, "renames") == {"catblob": "blobcat.png", "other": "other.png"}
+    assert page.errors == []
+    await page.context.close()
+
+
+async def said(locator) -> str:
+    """An element's text as a screen reader has it (its visually hidden words too), on one line."""
+    return " ".join((await locator.inner_text()).split())
+
+
+async def emoji_api(server: Server, name: str) -> dict[str, dict]:
+    """shortcode -> the per-emoji listing's entry (tags, license, ...)."""
+    async with server.anon() as c:
+        r = await c.get("/api/v1/emojid/packs/emoji", params={"name": name, "page_size": 500})
+    assert r.status_code == 200, r.text
+    return {e["shortcode"]: e for e in r.json()["emoji"]}
+
+
+async def search_api(server: Server, query: str) -> list[str]:
+    async with server.anon() as c:
+        r = await c.get("/api/v1/emojid/search", params={"q": query})
+    assert r.status_code == 200, r.text
+    return [f"{hit['pack']}/{hit['shortcode']}" for hit in r.json()]
+
+
+async def test_edit_tags_in_place_and_find_the_emoji_by_them(server, browser):
+    art_pack(server.packs_dir, "tagging", {"blobcat": face_png("#ffb703", 0), "plain": face_png("#2a9d8f", 1)},
+             tags={"blobcat": ["cat"]})
+    page = await new_page(browser, server)
+    await log_in(page)
+    await page.goto("/ui/packs/tagging")
+    tile = page.locator(".tile", has=page.get_by_role("img", name=":blobcat:", exact=True))
+    assert await said(tile.locator(".tile-tags")) == "Tags: cat"
+    assert await page.locator(".tile", has=page.get_by_role("img", name=":plain:")).locator(".tile-tags").count() == 0
+    await page.get_by_role("button", name="Tags :blobcat:").click()
+    field = page.get_by_label("Tags", exact=True)
+    assert await field.input_value() == "cat"
+    # htmx focuses the autofocus field once the swap has settled.
+    await page.wait_for_function("document.activeElement && document.activeElement.name === 'tags'",
+                                 timeout=3000)
+    # The API's rules and words: a tag past 64 characters is refused, in the form.
+    await field.fill("cat, " + "x" * 65)
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.get_by_role("alert").get_by_text("longer than 64 characters").wait_for()
+    assert await page.get_by_label("Tags", exact=True).get_attribute("aria-invalid") == "true"
+    assert (await emoji_api(server, "tagging"))["blobcat"]["tags"] == ["cat"]
+    await page.get_by_label("Tags", exact=True).fill(" cat,  sleepy ,Kitten, cat ")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    # In place: the tile is back, showing the new tags, with its buttons.
+    await tile.locator(".tile-tags").get_by_text("cat, sleepy, Kitten").wait_for()
+    assert await page.get_by_role("button", name="Tags :blobcat:").count() == 1
+    assert await page.get_by_label("Tags", exact=True).count() == 0
+    # The effect: pack.json holds them, the API shows them, search finds the emoji by them.
+    doc = json.loads((server.packs_dir / "tagging" / "pack.json").read_text())
+    assert doc["emojid"]["emoji"]["blobcat"]["tags"] == ["cat", "sleepy", "Kitten"]
+    assert doc["files"] == {"blobcat": "blobcat.png", "plain": "plain.png"}
+    assert (await emoji_api(server, "tagging"))["blobcat"]["tags"] == ["cat", "sleepy", "Kitten"]
+    assert "tagging/blobcat" in await search_api(server, "kitten")
+    await page.goto("/ui/")
+    await page.get_by_label("Search emoji").fill("sleepy")
+    await page.get_by_label("Search emoji").press("Enter")
+    await page.get_by_role("heading", name="1 result for “sleepy”").wait_for()
+    await page.locator(".results").get_by_role("img", name=":blobcat:").wait_for()
+    # Cancel leaves the tags as they were; emptied, the field clears them.
+    await page.goto("/ui/packs/tagging")
+    await page.get_by_role("button", name="Tags :plain:").click()
+    await page.get_by_label("Tags", exact=True).fill("green")
+    await page.get_by_role("link", name="Cancel").click()
+    await page.get_by_role("button", name="Tags :plain:").wait_for()
+    assert (await emoji_api(server, "tagging"))["plain"]["tags"] == []
+    await page.get_by_role("button", name="Tags :plain:").click()
+    await page.get_by_label("Tags", exact=True).fill("green, round")
+    await screenshot(page, "tags")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    plain = page.locator(".tile", has=page.get_by_role("img", name=":plain:"))
+    await plain.locator(".tile-tags").get_by_text("green, round").wait_for()
+    await page.get_by_role("button", name="Tags :plain:").click()
+    await page.get_by_label("Tags", exact=True).fill("")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.get_by_role("button", name="Tags :plain:").wait_for()
+    assert await plain.locator(".tile-tags").count() == 0
+    assert (await emoji_api(server, "tagging"))["plain"]["tags"] == []
+    assert "tagging/plain" not in await search_api(server, "round")
+    assert page.errors == []
+    await page.context.close()
+
+
+async def test_each_emoji_shows_its_own_licence(server, browser):
+    art_pack(server.packs_dir, "licensed", {"mine": face_png("#ef476f", 0), "theirs": face_png("#00b4d8", 3)},
+             {"license": "CC0-1.0"})
+    async with server.admin() as c:
+        r = await c.patch("/api/v1/emojid/packs/emoji", params={"name": "licensed", "shortcode": "theirs"},
+                          json={"license": "CC-BY-4.0", "author": "Someone <else>"})
+        assert r.status_code == 200, r.text
+    page = await new_page(browser, server)
+    await page.goto("/ui/packs/licensed")
+    theirs = page.locator(".tile", has=page.get_by_role("img", name=":theirs:"))
+    assert await said(theirs.locator(".tile-license")) == "Licence: CC-BY-4.0"
+    mine = page.locator(".tile", has=page.get_by_role("img", name=":mine:"))
+    assert await mine.locator(".tile-license").count() == 0
+    # Its tags edited here, the licence stays: only the field given changes.
+    await log_in(page)
+    await page.goto("/ui/packs/licensed")
+    await page.get_by_role("button", name="Tags :theirs:").click()
+    await page.get_by_label("Tags", exact=True).fill("fish")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await theirs.locator(".tile-tags").get_by_text("fish").wait_for()
+    assert await said(theirs.locator(".tile-license")) == "Licence: CC-BY-4.0"
+    entry = (await emoji_api(server, "licensed"))["theirs"]
+    assert (entry["tags"], entry["license"], entry["author"]) == (["fish"], "CC-BY-4.0", "Someone <else>")
     assert page.errors == []
     await page.context.close()
 
@@ -225,6 +336,22 @@ async def test_delete_without_javascript_asks_on_a_page(server, browser):
     await page.get_by_role("button", name="Save").click()
     await page.get_by_text("Emoji renamed.").wait_for()
     assert await pack_files(server, "nojs") == {"stayed": "stays.png"}
+    # Tags without JavaScript: a page with the form, then back to the pack.
+    await page.get_by_role("button", name="Tags :stayed:").click()
+    await page.get_by_role("heading", name="Tags of :stayed:").wait_for()
+    await page.get_by_label("Tags", exact=True).fill("green, leaf")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.get_by_text("Tags saved.").wait_for()
+    tile = page.locator(".tile", has=page.get_by_role("img", name=":stayed:"))
+    assert await said(tile.locator(".tile-tags")) == "Tags: green, leaf"
+    assert (await emoji_api(server, "nojs"))["stayed"]["tags"] == ["green", "leaf"]
+    # A refusal comes back on the form's page, with what was typed.
+    await page.get_by_role("button", name="Tags :stayed:").click()
+    await page.get_by_label("Tags", exact=True).fill(", ".join(f"t{i}" for i in range(40)))
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.get_by_role("alert").get_by_text("at most 32 tags").wait_for()
+    assert (await page.get_by_label("Tags", exact=True).input_value()).startswith("t0, t1")
+    assert (await emoji_api(server, "nojs"))["stayed"]["tags"] == ["green", "leaf"]
     await page.context.close()
 
 

@@ -97,6 +97,7 @@ async def test_forms_without_the_csrf_token_are_refused(server):
             ("/ui/packs/faces/meta", {"license": "stolen"}),
             ("/ui/packs/faces/emoji/rename", {"shortcode": "smile", "new_shortcode": "grin"}),
             ("/ui/packs/faces/emoji/delete", {"shortcode": "smile", "confirmed": "1"}),
+            ("/ui/packs/faces/emoji/tags", {"shortcode": "smile", "tags": "stolen"}),
             ("/ui/remote/download", {"url": server.url, "name": "faces"}),
             ("/ui/sync/run", {"url": "http://example.org"}),
             ("/ui/logout", {}),
@@ -177,6 +178,35 @@ async def test_admin_rights_as_the_api_gives_them(server):
         r = await anon.post("/ui/packs", data={"_csrf_token": token, "name": "by_nobody"})
         assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
         assert not (server.packs_dir / "by_nobody").exists()
+
+
+async def test_a_kept_grid_carries_each_viewers_own_token(server):
+    """The pack page's grid is rendered once per version of the index and kept: every
+    viewer still gets their own CSRF token in it, and only admins get its forms."""
+    async with ui_session(server) as first, ui_session(server) as second, \
+            ui_session(server, "user", "userpass") as user, httpx.AsyncClient(base_url=server.url) as anon:
+        pages = [(await client.get("/ui/packs/faces")).text for client in (first, second, first, user, anon)]
+        tokens = [set(re.findall(r'name="_csrf_token" value="([^"]+)"', page)) for page in pages]
+        assert len(tokens[0]) == 1 and tokens[0] == tokens[2] and len(tokens[1]) == 1 and tokens[0] != tokens[1]
+        assert pages[0].count(f'value="{tokens[0].pop()}"') > 2  # the tiles' forms, not only the page's
+        for page in pages:
+            assert "csrf-" not in page
+        assert 'aria-label="Delete :smile:"' in pages[0] and 'aria-label="Delete :smile:"' not in pages[3]
+        assert 'aria-label="Delete :smile:"' not in pages[4] and "_csrf_token" not in pages[4]
+        # Another's token in a tile's form is refused; one's own goes through.
+        other = re.search(r'name="_csrf_token" value="([^"]+)"', pages[1]).group(1)
+        r = await first.post("/ui/packs/faces/emoji/tags", data={"_csrf_token": other, "shortcode": "smile",
+                                                               "tags": "stolen"})
+        assert r.status_code == 403
+        own = re.search(r'name="_csrf_token" value="([^"]+)"', pages[0]).group(1)
+        r = await first.post("/ui/packs/faces/emoji/tags", data={"_csrf_token": own, "shortcode": "smile",
+                                                               "tags": "grin"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/packs/faces?notice=tags-saved")
+        # The next look is of the new version: every viewer sees the tag.
+        for client in (first, user, anon):
+            assert "Tags: </span>grin</span>" in (await client.get("/ui/packs/faces")).text
+        doc = json.loads((server.packs_dir / "faces" / "pack.json").read_text())
+        assert doc["emojid"]["emoji"]["smile"]["tags"] == ["grin"]
 
 
 async def test_login_goes_back_only_to_ui_pages(server):

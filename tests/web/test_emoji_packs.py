@@ -12,7 +12,11 @@ import io
 import json
 import zipfile
 
-from tests.conftest import serving, wait_for
+from emojid.config import load
+from emojid.emoji.packs import PackService
+from emojid.emoji.web.lists import AnswerCache
+from emojid.migrations import open_database
+from tests.conftest import serving, wait_for, write_config
 from tests.helpers import gif_bytes, png_bytes, sha256_upper, tree, write_pack
 
 V1 = "/api/v1/pleroma"
@@ -543,7 +547,11 @@ async def test_archive_contents_and_stability(server):
         assert r2.content == r1.content
         r3 = await c.get(f"{OLD}/emoji/packs/archive", params={"name": "zipme"})
         assert r3.content == r1.content
-        sha = (await listing(c))["packs"]["zipme"]["pack"]["download-sha256"]
+        # The archive is built from disk; the listing is the index's, once the watcher has read the pack.
+        async def listed():
+            return (await listing(c))["packs"].get("zipme")
+
+        sha = (await wait_for(listed))["pack"]["download-sha256"]
         assert sha == sha256_upper(r1.content)
 
 
@@ -859,3 +867,195 @@ async def test_admin_routes_need_an_admin(server):
     # The reading routes need no one.
     async with server.anon() as c:
         assert (await c.get(f"{V1}/emoji/pack", params={"name": "existing"})).status_code == 200
+
+
+# -- cached answers: ETag, 304, a new answer after every kind of write ---------------------
+
+REVALIDATE = "public, max-age=0, must-revalidate"
+
+
+async def _answer(client, path: str, **params):
+    r = await client.get(f"{V1}{path}", params=params)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["cache-control"] == REVALIDATE
+    assert r.headers["etag"].startswith('"') and r.headers["etag"].endswith('"')
+    return r
+
+
+async def test_listing_and_show_carry_a_stable_etag_and_answer_304(tmp_path):
+    def prepare(config):
+        write_pack(config.packs_dir, "blobs", {"blobcat": "blobcat.png", "blobfox": "blobfox.png"},
+                   {"description": "blobs", "share-files": False})
+        write_pack(config.packs_dir, "cats", {"cat": "cat.png"})
+
+    async with serving(tmp_path / "s", prepare=prepare) as server, server.anon() as c, server.admin() as admin:
+        for path, params in (("/emoji/packs", {}), ("/emoji/pack", {"name": "blobs"})):
+            first = await _answer(c, path, **params)
+            second = await _answer(c, path, **params)
+            assert second.headers["etag"] == first.headers["etag"]
+            assert second.content == first.content
+            # The same answer for an admin (nothing in it depends on who asks), and under the old prefix.
+            by_admin = await _answer(admin, path, **params)
+            assert (by_admin.headers["etag"], by_admin.content) == (first.headers["etag"], first.content)
+            old = await c.get(f"{OLD}{path}", params=params)
+            assert (old.status_code, old.headers["etag"], old.content) == (200, first.headers["etag"], first.content)
+
+            etag = first.headers["etag"]
+            for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+                r = await c.get(f"{V1}{path}", params=params, headers={"if-none-match": header})
+                assert r.status_code == 304, (path, header)
+                assert r.content == b""
+                assert r.headers["etag"] == etag and r.headers["cache-control"] == REVALIDATE
+            r = await c.get(f"{V1}{path}", params=params, headers={"if-none-match": '"not-this-one"'})
+            assert r.status_code == 200 and r.content == first.content
+
+        listing_body = (await _answer(c, "/emoji/packs")).json()
+        assert listing_body == {
+            "packs": {
+                "blobs": {"files": {"blobcat": "blobcat.png", "blobfox": "blobfox.png"}, "files_count": 2,
+                          "pack": {"description": "blobs", "share-files": False, "can-download": False}},
+                "cats": {"files": {"cat": "cat.png"}, "files_count": 1, "pack": {"can-download": False}},
+            },
+            "count": 2,
+        }
+        # Other parameters, another answer (and ETag); the same ones again, the same.
+        paged = await _answer(c, "/emoji/packs", page_size=1)
+        assert paged.json() == {"packs": {"blobs": listing_body["packs"]["blobs"]}, "count": 2}
+        assert paged.headers["etag"] != (await _answer(c, "/emoji/packs")).headers["etag"]
+        assert (await _answer(c, "/emoji/packs", page_size="1", page="1")).headers["etag"] == paged.headers["etag"]
+        shown = await _answer(c, "/emoji/pack", name="blobs", page_size=1)
+        assert shown.json() == {"files": {"blobcat": "blobcat.png"}, "files_count": 2,
+                                "pack": {"description": "blobs", "share-files": False, "can-download": False}}
+        other = await _answer(c, "/emoji/pack", name="cats")
+        assert other.headers["etag"] != shown.headers["etag"]
+        # Errors are not kept: a pack that appears later is shown.
+        r = await c.get(f"{V1}/emoji/pack", params={"name": "later"})
+        assert r.status_code == 404
+        write_pack(server.packs_dir, "later", {"late": "late.png"})
+        r = await wait_for(lambda: _shown(c, "later"))
+        assert r.json()["files"] == {"late": "late.png"}
+
+
+async def _shown(client, name: str):
+    r = await client.get(f"{V1}/emoji/pack", params={"name": name})
+    return r if r.status_code == 200 else None
+
+
+async def test_listing_and_show_follow_every_write(server):
+    write_pack(server.packs_dir, "live", {"a": "a.png"}, {"license": "CC0"})
+    async with server.anon() as c, server.admin() as admin:
+        async def both() -> tuple[dict, str, dict, str]:
+            listed = await _answer(c, "/emoji/packs")
+            shown = await _answer(c, "/emoji/pack", name="live")
+            return listed.json(), listed.headers["etag"], shown.json(), shown.headers["etag"]
+
+        async def changed_from(etags: tuple[str, str]):
+            now = await both()
+            return now if now[1] != etags[0] and now[3] != etags[1] else None
+
+        await wait_for(lambda: _shown(c, "live"))
+        state = await both()
+        assert state[0]["packs"]["live"]["files"] == {"a": "a.png"}
+
+        # An emoji added through the API.
+        r = await admin.post(f"{V1}/emoji/packs/files", params={"name": "live"},
+                             files={"file": ("b.png", png_bytes("blue"), "image/png")}, data={"shortcode": "b"})
+        assert r.status_code == 200 and r.json() == {"a": "a.png", "b": "b.png"}
+        before = state
+        state = await changed_from((before[1], before[3]))
+        assert state is not None, "the answers did not change after an upload"
+        assert state[0]["packs"]["live"]["files"] == {"a": "a.png", "b": "b.png"}
+        assert state[2]["files"] == {"a": "a.png", "b": "b.png"} and state[2]["files_count"] == 2
+        # A client holding the old answer gets the new one, not a 304.
+        r = await c.get(f"{V1}/emoji/packs", headers={"if-none-match": before[1]})
+        assert r.status_code == 200 and r.json() == state[0]
+
+        # Metadata changed through the API.
+        r = await admin.patch(f"{V1}/emoji/pack", params={"name": "live"},
+                              json={"metadata": {"license": "MIT", "description": "patched"}})
+        assert r.status_code == 200
+        before = state
+        state = await changed_from((before[1], before[3]))
+        assert state is not None, "the answers did not change after a metadata update"
+        assert state[0]["packs"]["live"]["pack"] == {"license": "MIT", "description": "patched",
+                                                     "can-download": False}
+        assert state[2]["pack"] == state[0]["packs"]["live"]["pack"]
+
+        # A hand edit, picked up by the watcher.
+        write_pack(server.packs_dir, "live", {"a": "a.png", "b": "b.png", "c": "c.png"},
+                   {"license": "MIT", "description": "by hand"},
+                   images={"a.png": png_bytes(), "b.png": png_bytes("blue"), "c.png": png_bytes("green")})
+        before = state
+        state = await wait_for(lambda: changed_from((before[1], before[3])))
+        assert state[0]["packs"]["live"]["files"] == {"a": "a.png", "b": "b.png", "c": "c.png"}
+        assert state[2]["pack"]["description"] == "by hand"
+
+        # Shared: its archive is built and its SHA256 listed.
+        r = await admin.patch(f"{V1}/emoji/pack", params={"name": "live"},
+                              json={"metadata": {"license": "MIT", "share-files": True}})
+        assert r.status_code == 200
+        before = state
+        state = await changed_from((before[1], before[3]))
+        assert state is not None
+        archive = await c.get(f"{V1}/emoji/packs/archive", params={"name": "live"})
+        assert archive.status_code == 200
+        assert state[0]["packs"]["live"]["pack"] == {"license": "MIT", "share-files": True, "can-download": True,
+                                                     "download-sha256": archive.headers["x-download-sha256"]}
+        assert sha256_upper(archive.content) == archive.headers["x-download-sha256"]
+        # An image replaced by hand: a new archive, a new SHA256 in both answers.
+        (server.packs_dir / "live" / "c.png").write_bytes(png_bytes("purple"))
+        before = state
+
+        async def rebuilt():
+            now = await changed_from((before[1], before[3]))
+            return now if now and now[0]["packs"]["live"]["pack"].get("download-sha256") not in (
+                None, before[0]["packs"]["live"]["pack"]["download-sha256"]) else None
+
+        state = await wait_for(rebuilt)
+        archive = await c.get(f"{V1}/emoji/packs/archive", params={"name": "live"})
+        assert state[0]["packs"]["live"]["pack"]["download-sha256"] == archive.headers["x-download-sha256"]
+        assert state[2]["pack"]["download-sha256"] == archive.headers["x-download-sha256"]
+        assert zip_contents(archive.content)["c.png"] == png_bytes("purple")
+
+
+async def test_an_archive_built_moves_the_pack_generation_not_the_emoji_lists(tmp_path):
+    """The answers show download-sha256, so a recorded archive is a new generation of them;
+    the emoji lists (megabytes) do not show it and keep theirs."""
+    config = load(write_config(tmp_path / "s", 4000), environ={})
+    write_pack(config.packs_dir, "shared", {"s": "s.png"}, {"share-files": True})
+    database = open_database(config.database_path)
+    try:
+        service = PackService.open(config, database)
+        assert service.reconcile_sync() == 1
+        emoji_generation, pack_generation = service.index.generation(), service.index.pack_generation()
+        assert service.index.get_pack("shared").archive_sha256 is None
+        archive = await service.archive("shared")
+        assert service.index.get_pack("shared").archive_sha256 == archive.sha256
+        assert service.index.pack_generation() > pack_generation
+        assert service.index.pack_generation()[0] == emoji_generation == service.index.generation()
+    finally:
+        database.close()
+
+
+def test_the_answer_cache_is_bounded_and_keeps_one_generation():
+    cache = AnswerCache(entries=3, max_bytes=800)
+    kept = [cache.put((1, 0), ("packs", page, 50), b"x" * 10) for page in range(1, 5)]
+    assert len(cache) == 3 and cache.get((1, 0), ("packs", 1, 50)) is None  # least recently used, out
+    assert cache.get((1, 0), ("packs", 4, 50)) == kept[3]
+    assert kept[3].etag == kept[0].etag  # by content
+    assert cache.put((1, 0), ("big",), b"y" * 101).body == b"y" * 101  # over an eighth: answered, not kept
+    assert cache.get((1, 0), ("big",)) is None
+    for page in range(3):
+        cache.put((1, 0), ("mid", page), b"z" * 100)
+    assert len(cache) == 3
+    by_bytes = AnswerCache(entries=100, max_bytes=800)
+    for page in range(9):
+        by_bytes.put((1, 0), ("page", page), b"z" * 100)
+    assert len(by_bytes) == 8 and by_bytes.get((1, 0), ("page", 0)) is None  # 900 bytes > 800: the oldest out
+    # An answer built from an older index is not kept over a newer one; a newer index drops the rest.
+    cache.put((2, 0), ("packs", 1, 50), b"new")
+    assert len(cache) == 1
+    cache.put((1, 5), ("packs", 1, 50), b"old")
+    assert cache.get((2, 0), ("packs", 1, 50)).body == b"new"
+    assert cache.get((1, 5), ("packs", 1, 50)) is None

@@ -70,6 +70,10 @@ class LintRow(NamedTuple):
     problem: str | None
 
 
+# One file's facts as a row: FileFacts' fields in order (the columns below); what reindex's
+# worker processes send back, lighter than FileFacts to pickle.
+FactsRow = tuple[str, str, int, int, str, int | None, int | None, int | None, str | None, str | None]
+
 _COLUMNS = "pack, filename, size, mtime_ns, sha256, width, height, frames, format, problem"
 # Both listings, packs and folders without pack.json, as one (pack, shortcode, filename, loose).
 _LISTED = ("SELECT pack, shortcode, filename, 0 AS loose FROM emoji "
@@ -79,6 +83,11 @@ _BUMP = "UPDATE state SET value = value + 1 WHERE key = 'emoji_generation'"
 
 def _facts(row: tuple[Any, ...]) -> FileFacts:
     return FileFacts(*row)
+
+
+def _moves(row: FactsRow) -> bool:
+    """FileFacts.animated of a row."""
+    return row[9] is None and (row[7] or 1) > 1
 
 
 def _in(column: str, names: Collection[str] | None) -> tuple[str, list[str]]:
@@ -120,6 +129,54 @@ class EmojiFilesIndex(Tables):
             )
             conn.execute(_BUMP)
             return True
+
+        return self.transaction(write)
+
+    def all_file_stamps(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """file_stamps of every pack at once (reindex)."""
+        stamps: dict[str, dict[str, tuple[int, int]]] = {}
+        for pack, filename, size, mtime_ns in self.execute("SELECT pack, filename, size, mtime_ns FROM emoji_files"):
+            stamps.setdefault(pack, {})[filename] = (size, mtime_ns)
+        return stamps
+
+    def put_folders_facts(self, folders: Iterable[tuple[str, list[FactsRow], Collection[str]]]
+                          ) -> list[tuple[list[FileFacts], list[FileFacts]]]:
+        """put_file_facts of several packs in one transaction (reindex): each (pack, the rows
+        of the files read, the files whose recorded facts hold). Rows are compared with what
+        is recorded when the transaction runs; only differences are written. Returns the facts
+        of the animated files (what the static frames follow), old and new, of each pack
+        that changed."""
+        folders = list(folders)
+
+        def write() -> list[tuple[list[FileFacts], list[FileFacts]]]:
+            conn = self.db.conn
+            recorded: dict[str, dict[str, FactsRow]] = {}
+            for start in range(0, len(folders), 500):  # SQLite's bound parameters
+                names = [pack for pack, _rows, _kept in folders[start:start + 500]]
+                for row in conn.execute(f"SELECT {_COLUMNS} FROM emoji_files WHERE pack IN "
+                                        f"({','.join('?' * len(names))})", names):
+                    recorded.setdefault(row[0], {})[row[1]] = row
+            gone: list[tuple[str, str]] = []
+            put: list[FactsRow] = []
+            changed = []
+            for pack, rows, kept in folders:
+                old = recorded.get(pack, {})
+                fresh = [row for row in rows if old.get(row[1]) != row]
+                now = {row[1] for row in rows}.union(kept)
+                lost = [(pack, filename) for filename in old if filename not in now]
+                if not fresh and not lost:
+                    continue
+                put += fresh
+                gone += lost
+                new = rows + [old[f] for f in kept if f in old]
+                changed.append(([_facts(r) for r in old.values() if _moves(r)], [_facts(r) for r in new if _moves(r)]))
+            if not changed:
+                return changed
+            conn.executemany("DELETE FROM emoji_files WHERE pack = ? AND filename = ?", gone)
+            conn.executemany(f"INSERT OR REPLACE INTO emoji_files ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             put)
+            conn.execute(_BUMP)
+            return changed
 
         return self.transaction(write)
 

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import math
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from emojid.context import ctx
 from emojid.emoji.index.packs import PackRow
 from emojid.emoji.names import check_pack_name
+from emojid.emoji.packs import PackService
 from emojid.emoji.ui import queries
-from emojid.emoji.ui.render import STATIC_FILES, STATIC_VERSION, error_response, headers, is_htmx, render, viewer
+from emojid.emoji.ui.render import (
+    STATIC_FILES,
+    STATIC_VERSION,
+    TEMPLATES,
+    error_response,
+    headers,
+    is_htmx,
+    render,
+    viewer,
+)
 from emojid.errors import NotFound
 from emojid.http.responses import not_modified
 
@@ -30,7 +43,10 @@ NOTICES = {
     "downloaded": "Pack downloaded.",
     "logged-out": "You are logged out.",
     "synced": "Sync finished; see its state below.",
+    "tags-saved": "Tags saved.",
 }
+# Stands for the viewer's CSRF token in a kept grid: random, so no shortcode can hold it.
+GRID_CSRF = "csrf-" + secrets.token_hex(16)
 
 
 def page_number(request: Request) -> int:
@@ -42,12 +58,35 @@ def notice(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("notice", ""))
 
 
-def facts_cache(request: Request) -> queries.DiskFactsCache:
+@dataclass
+class Caches:
+    """What the pages keep between requests: sizes on disk by pack version; lint findings,
+    rendered grids (one page of a pack's tiles) and pages of pack cards by index generation."""
+
+    facts: queries.DiskFactsCache
+    findings: queries.Kept[list[queries.Finding]] = field(default_factory=lambda: queries.Kept(256))
+    grids: queries.Kept[str] = field(default_factory=lambda: queries.Kept(32))
+    cards: queries.Kept[tuple[list[queries.PackCard], int]] = field(default_factory=lambda: queries.Kept(16))
+
+
+def caches(request: Request) -> Caches:
     state = request.app.state
-    cache: queries.DiskFactsCache | None = getattr(state, "ui_disk_facts", None)
-    if cache is None:
-        cache = state.ui_disk_facts = queries.DiskFactsCache(ctx(request).packs.store)
-    return cache
+    found: Caches | None = getattr(state, "ui_caches", None)
+    if found is None:
+        found = state.ui_caches = Caches(queries.DiskFactsCache(ctx(request).packs.store))
+    return found
+
+
+def facts_cache(request: Request) -> queries.DiskFactsCache:
+    return caches(request).facts
+
+
+@dataclass(frozen=True)
+class GridViewer:
+    """The viewer a kept grid is rendered for: only whether they edit, and a stand-in token."""
+
+    is_admin: bool
+    csrf: str = GRID_CSRF
 
 
 def pager(page: int, total: int, per_page: int) -> dict[str, int]:
@@ -59,12 +98,21 @@ async def home(request: Request) -> Response:
 
 
 async def packs_page(request: Request) -> Response:
-    service = ctx(request).packs
+    index = ctx(request).packs.index
+    kept = caches(request)
     page = page_number(request)
     query = (request.query_params.get("q") or "").strip()[:200]
-    rows, count = await service.list_page(page, PACKS_PER_PAGE)
-    cards = await anyio.to_thread.run_sync(queries.pack_cards, service.index, facts_cache(request), rows)
-    results = await anyio.to_thread.run_sync(queries.search, service.index, query, SEARCH_RESULTS) if query else None
+
+    def read() -> tuple[list[queries.PackCard], int, list[queries.Emoji] | None]:
+        generation = index.pack_generation()
+        found = kept.cards.get(generation, page)
+        if found is None:
+            rows = index.list_packs((page - 1) * PACKS_PER_PAGE, PACKS_PER_PAGE)
+            found = kept.cards.put(generation, page, (queries.pack_cards(index, kept.facts, rows),
+                                                      index.count_packs()))
+        return found[0], found[1], queries.search(index, query, SEARCH_RESULTS) if query else None
+
+    cards, count, results = await anyio.to_thread.run_sync(read)
     return render(request, "packs.html", {
         "title": f"Search: {query}" if query else "Packs", "nav": "packs", "cards": cards, "query": query,
         "results": results, "pager": pager(page, count, PACKS_PER_PAGE), "notice": notice(request),
@@ -78,9 +126,8 @@ async def new_pack_form(request: Request) -> Response:
     return render(request, template, {"title": "New pack", "nav": "packs"})
 
 
-async def load_pack(request: Request, name: str, page: int) -> tuple[PackRow | None, list[queries.Emoji]]:
-    """The pack's row and one page of its emoji; (None, []) for a pack that is only
-    known by its pack.json error."""
+async def pack_row(request: Request, name: str) -> PackRow | None:
+    """The pack's row; None for a pack that is only known by its pack.json error."""
     service = ctx(request).packs
     name = check_pack_name(name)
     try:
@@ -88,28 +135,52 @@ async def load_pack(request: Request, name: str, page: int) -> tuple[PackRow | N
     except NotFound:
         if await anyio.to_thread.run_sync(queries.pack_error, service.index, name) is None:
             raise
-        return None, []
-    emoji = await anyio.to_thread.run_sync(
-        queries.page_of_pack, service.index, name, (page - 1) * EMOJI_PER_PAGE, EMOJI_PER_PAGE)
-    return row, emoji
+        return None
+    return row
 
 
 async def pack_context(request: Request, name: str, page: int | None = None) -> dict[str, Any]:
-    """Everything the pack page shows."""
+    """Everything the pack page shows, read in one worker thread: the pack, its problems,
+    and its grid (kept, rendered, per index generation; the viewer's CSRF token put in)."""
     page = page if page is not None else page_number(request)
-    row, emoji = await load_pack(request, name, page)
-    index = ctx(request).packs.index
-    facts = await anyio.to_thread.run_sync(facts_cache(request).get, row) if row else queries.DiskFacts(0, [])
-    findings = await anyio.to_thread.run_sync(queries.findings, index, facts_cache(request), ctx(request).config,
-                                              name, row)
-    mirror = await anyio.to_thread.run_sync(index.mirror, name) if viewer(request).is_admin else None
+    name = check_pack_name(name)
+    seen = viewer(request)
+    service, kept = ctx(request).packs, caches(request)
+    config = ctx(request).config
+    key = (name, page, seen.is_admin)
+
+    def read() -> tuple[queries.PackView, str]:
+        view = queries.pack_view(service.index, kept.facts, kept.findings, config, name, seen.is_admin)
+        grid = kept.grids.get(view.generation, key)
+        if grid is None:
+            grid = kept.grids.put(view.generation, key, render_grid(name, page, view, seen.is_admin, service))
+        return view, grid
+
+    view, grid = await anyio.to_thread.run_sync(read)
+    if view.row is None and view.error is None:
+        # The watcher may not have seen a pack written a moment ago by another process.
+        await service.refresh(name)
+        view, grid = await anyio.to_thread.run_sync(read)
+        if view.row is None and view.error is None:
+            raise NotFound(f"Pack {name} does not exist")
+    row = view.row
     return {
         "title": name, "nav": "packs", "name": name, "row": row, "meta": row.meta if row else {},
-        "emoji": emoji, "facts": facts, "findings": findings, "mirror": mirror,
-        "share_state": queries.share_state(row) if row else "unreadable",
+        "grid": Markup(grid.replace(GRID_CSRF, seen.csrf)), "facts": view.facts, "findings": view.findings,
+        "mirror": view.mirror, "share_state": queries.share_state(row) if row else "unreadable",
         "pager": pager(page, row.files_count if row else 0, EMOJI_PER_PAGE), "notice": notice(request),
         "per_page": EMOJI_PER_PAGE, "upload_results": None, "meta_error": None, "meta_saved": False,
     }
+
+
+def render_grid(name: str, page: int, view: queries.PackView, admin: bool, service: PackService) -> str:
+    """One page of the pack's tiles, as HTML to keep (blocking: a worker thread)."""
+    emoji = queries.page_of_pack(service.index, name, (page - 1) * EMOJI_PER_PAGE, EMOJI_PER_PAGE) \
+        if view.row else []
+    return TEMPLATES.env.get_template("_grid.html").render({
+        "viewer": GridViewer(admin), "name": name, "row": view.row, "emoji": emoji, "page": page,
+        "pager": pager(page, view.row.files_count if view.row else 0, EMOJI_PER_PAGE),
+    })
 
 
 async def pack_page(request: Request) -> Response:

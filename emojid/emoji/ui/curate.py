@@ -21,8 +21,8 @@ from emojid.emoji.names import check_pack_name, extension, stem
 from emojid.emoji.packs import PackService
 from emojid.emoji.remote_packs import COMPUTED_KEYS
 from emojid.emoji.ui import queries
-from emojid.emoji.ui.browse import load_pack, pack_context, page_number
-from emojid.emoji.ui.render import error_response, is_htmx, pack_url, redirect, render, viewer
+from emojid.emoji.ui.browse import pack_context, pack_row, page_number
+from emojid.emoji.ui.render import domid, error_response, is_htmx, pack_url, redirect, render, viewer
 from emojid.emoji.zips import ZipLimits, checked_entries, is_litter, looks_like_zip, open_zip
 from emojid.errors import BadRequest, EmojidError, NotFound
 from emojid.http.params import text_param
@@ -130,7 +130,7 @@ async def tile(request: Request) -> Response:
     """One emoji's tile, as the grid shows it (the rename form's Cancel)."""
     name = _name(request)
     emoji = await _find_emoji(request, name, request.query_params.get("shortcode") or "")
-    return render(request, "_tile.html", {"name": name, "e": emoji})
+    return render(request, "_tile.html", {"name": name, "e": emoji, "page": page_number(request)})
 
 
 def _rename_answer(request: Request, name: str, emoji: queries.Emoji, error: str | None, status: int,
@@ -162,6 +162,44 @@ async def rename_emoji(request: Request, params: dict[str, Any]) -> Response:
     return redirect(request, pack_url(name, notice="renamed"))
 
 
+# -- per-emoji metadata (tags) -------------------------------------------------------------
+
+
+async def tags_form(request: Request) -> Response:
+    """The "Tags :S:" button: the tile as a form (htmx), or a page with the form."""
+    name = _name(request)
+    if not viewer(request).is_admin:
+        return error_response(request, 403, "Only admins can change packs.")
+    emoji = await _find_emoji(request, name, request.query_params.get("shortcode") or "")
+    return _tags_answer(request, name, emoji, None, 200, page_number(request))
+
+
+def _tags_answer(request: Request, name: str, emoji: queries.Emoji, error: str | None, status: int, page: int,
+                 value: str | None = None) -> Response:
+    context = {"name": name, "e": emoji, "error": error, "page": page,
+               "value": value if value is not None else ", ".join(emoji.tags),
+               "title": f"Tags of :{emoji.shortcode}:", "nav": "packs"}
+    return render(request, "_tile_tags.html" if is_htmx(request) else "tags.html", context, status)
+
+
+async def save_tags(request: Request, params: dict[str, Any]) -> Response:
+    """Sets the emoji's tags (comma-separated; empty clears them) as the API's PATCH does."""
+    name = _name(request)
+    shortcode = _shortcode(params)
+    value = text_param(params, "tags", max_length=10_000) or ""
+    page = page_number_from(params, request)
+    emoji = await _find_emoji(request, name, shortcode)
+    try:
+        await ctx(request).packs.update_emoji_meta(name, shortcode, {"tags": value})
+    except EmojidError as exc:
+        return _tags_answer(request, name, emoji, exc.message, exc.status, page, value)
+    if is_htmx(request):
+        saved = await _find_emoji(request, name, shortcode)
+        return render(request, "_tile.html", {"name": name, "e": saved, "page": page})
+    return redirect(request, pack_url(name, notice="tags-saved", page=page if page > 1 else None) + "#"
+                    + domid(shortcode))
+
+
 async def delete_emoji(request: Request, params: dict[str, Any]) -> Response:
     name = _name(request)
     shortcode = _shortcode(params)
@@ -173,7 +211,7 @@ async def delete_emoji(request: Request, params: dict[str, Any]) -> Response:
             "back": pack_url(name), "button": f"Delete :{shortcode}:"})
     await ctx(request).packs.remove_file(name, shortcode)
     if is_htmx(request):
-        row, _emoji = await load_pack(request, name, 1)
+        row = await pack_row(request, name)
         return render(request, "_deleted.html", {"name": name, "shortcode": shortcode,
                                                  "count": row.files_count if row else 0})
     return redirect(request, pack_url(name, notice="deleted"))

@@ -2,7 +2,8 @@
 previews, sizes on disk, mirrors and a pack's lint findings.
 
 Blocking (SQLite, stat): call from a worker thread. Every read goes through the
-index (EmojiIndex) or the lint service; no SQL here.
+index (EmojiIndex) or the lint service; no SQL here. What is costly to work out
+(sizes on disk, lint findings) is kept per version of the index.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from emojid.config import Config
 from emojid.emoji.index import EmojiIndex
+from emojid.emoji.index.catalog import EmojiRow
+from emojid.emoji.index.mirrors import Mirror
 from emojid.emoji.index.packs import PackRow
 from emojid.emoji.lint import lint
 from emojid.emoji.store import PackStore
@@ -21,6 +27,7 @@ from emojid.emoji.urls import emoji_path
 from emojid.errors import EmojidError
 
 PREVIEWS = 6
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,10 +36,16 @@ class Emoji:
     pack: str
     filename: str
     tags: list[str]
+    license: str = ""  # the emoji's own (per-emoji metadata), if set
 
     @property
     def src(self) -> str:
         return emoji_path(self.pack, self.filename)
+
+
+def _emoji(row: EmojiRow) -> Emoji:
+    value = row.meta.get("license")
+    return Emoji(row.shortcode, row.pack, row.filename, row.tags, value if isinstance(value, str) else "")
 
 
 @dataclass(frozen=True)
@@ -104,13 +117,13 @@ def search(index: EmojiIndex, query: str, limit: int = 60) -> list[Emoji]:
 
 
 def page_of_pack(index: EmojiIndex, pack: str, offset: int, limit: int) -> list[Emoji]:
-    """One page of a pack's emoji, sorted as the API sorts them, with their tags."""
-    return [Emoji(row.shortcode, row.pack, row.filename, row.tags) for row in index.pack_emoji(pack, offset, limit)]
+    """One page of a pack's emoji, sorted as the API sorts them, with their tags and licence."""
+    return [_emoji(row) for row in index.pack_emoji(pack, offset, limit)]
 
 
 def emoji_in_pack(index: EmojiIndex, pack: str, shortcode: str) -> Emoji | None:
     row = index.emoji_row(pack, shortcode)
-    return Emoji(row.shortcode, row.pack, row.filename, row.tags) if row is not None else None
+    return _emoji(row) if row is not None else None
 
 
 def shortcodes(index: EmojiIndex, pack: str) -> list[str]:
@@ -171,14 +184,75 @@ def pack_cards(index: EmojiIndex, facts: DiskFactsCache, rows: list[PackRow]) ->
     return [PackCard(row, facts.get(row).size, previews(index, row.name)) for row in rows]
 
 
+class Kept(Generic[T]):
+    """Values by key while the index stays as it is: a new generation drops every older
+    value (none can be asked for again). Bounded: least recently used out."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._generation: tuple[int, ...] = ()
+        self._values: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, generation: tuple[int, ...], key: Hashable) -> T | None:
+        with self._lock:
+            if generation != self._generation:
+                return None
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, generation: tuple[int, ...], key: Hashable, value: T) -> T:
+        with self._lock:
+            if generation < self._generation:
+                return value  # read before a newer generation was kept
+            if generation > self._generation:
+                self._values.clear()
+                self._generation = generation
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.capacity:
+                self._values.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class PackView:
+    """What a pack page shows beyond its grid, read in one go (one worker thread)."""
+
+    generation: tuple[int, int]
+    row: PackRow | None
+    error: str | None
+    facts: DiskFacts
+    findings: list[Finding]
+    mirror: Mirror | None
+
+
+def pack_view(index: EmojiIndex, facts: DiskFactsCache, kept: Kept[list[Finding]], config: Config, name: str,
+              admin: bool) -> PackView:
+    """The pack's row, its problems (worked out once per version of the index) and where it
+    was mirrored from (admins only). The generation is read first: what is kept under it
+    is never older than it."""
+    generation = index.pack_generation()
+    row = index.get_pack(name)
+    error = index.pack_error(name)
+    key = (name, row.fingerprint if row else None, error)
+    found = kept.get(generation, key)
+    if found is None:
+        found = kept.put(generation, key, findings(index, facts, config, name, row, error))
+    return PackView(generation, row, error, facts.get(row) if row else DiskFacts(0, []), found,
+                    index.mirror(name) if admin and row else None)
+
+
 def findings(index: EmojiIndex, facts: DiskFactsCache, config: Config, name: str,
-             row: PackRow | None) -> list[Finding]:
+             row: PackRow | None, error: str | None = None) -> list[Finding]:
     """The pack's problems, as its page lists them under "Problems": the recorded pack.json
     error, what reading it set aside, listed files that are missing, then lint's other
     errors under the instance's own rules (its warnings, such as duplicate bytes, are for
     `emojid lint` and the lint route)."""
     found: list[Finding] = []
-    error = pack_error(index, name)
+    error = error if error is not None else pack_error(index, name)
     if error:
         found.append(Finding("bad_pack_json", "error", error))
     for problem in index.pack_problems(name):

@@ -21,8 +21,9 @@ from emojid.emoji.remote_packs import origin
 from emojid.emoji.sync import remote_sha
 from emojid.emoji.ui import queries
 from emojid.emoji.ui.browse import notice, page_number, pager
-from emojid.emoji.ui.render import is_htmx, pack_url, redirect, render, viewer
-from emojid.errors import EmojidError
+from emojid.emoji.ui.downloads import Downloads
+from emojid.emoji.ui.render import error_response, is_htmx, pack_url, redirect, render, viewer
+from emojid.errors import EmojidError, NotFound
 from emojid.http.params import text_param
 
 REMOTE_PACKS_PER_PAGE = 24
@@ -95,20 +96,46 @@ async def remote_page(request: Request) -> Response:
     return render(request, "remote.html", context, status, img_origin=img_origin)
 
 
+def downloads(request: Request) -> Downloads:
+    state = request.app.state
+    found: Downloads | None = getattr(state, "ui_downloads", None)
+    if found is None:
+        found = state.ui_downloads = Downloads(ctx(request).remote_packs)
+    return found
+
+
 async def download(request: Request, params: dict[str, Any]) -> Response:
+    """"Download {name}": the API's download as a task of this server. htmx gets its status
+    fragment at once (which polls on until the pack is installed or the download failed);
+    a plain form waits for the end and goes to the pack, or to the error."""
     url = text_param(params, "url", max_length=2000) or ""
     name = text_param(params, "name", max_length=256) or ""
     as_name = (text_param(params, "as", max_length=256) or "").strip() or None
     try:
-        local = await ctx(request).remote_packs.download(url, name, as_name)
+        job = downloads(request).start(url, name, as_name)
     except EmojidError as exc:
         if not is_htmx(request):
             raise
-        return render(request, "_download_result.html", {"name": name, "url": url, "error": exc.message,
-                                                         "local": None}, exc.status)
+        return render(request, "_download_error.html", {"error": exc.message}, exc.status)
     if is_htmx(request):
-        return render(request, "_download_result.html", {"name": name, "url": url, "error": None, "local": local})
-    return redirect(request, pack_url(local, notice="downloaded"))
+        return render(request, "_download_progress.html", {"job": job})
+    assert job.task is not None
+    await asyncio.shield(job.task)  # a browser that gives up does not stop the download
+    if job.phase != "installed":
+        raise EmojidError(job.error or "The download failed", status=job.status or 502)
+    return redirect(request, pack_url(job.local, notice="downloaded"))
+
+
+async def download_status(request: Request) -> Response:
+    """The status fragment of one download (htmx polls it), or a page with it."""
+    if not viewer(request).is_admin:
+        return error_response(request, 403, "Only admins can download packs.")
+    job = downloads(request).get(request.path_params["id"])
+    if job is None:
+        raise NotFound("There is no such download (they are kept a quarter of an hour after they end).")
+    if is_htmx(request):
+        return render(request, "_download_progress.html", {"job": job})
+    return render(request, "download.html", {"title": f"Download of {job.name}", "nav": "remote", "job": job})
 
 
 # -- sync ---------------------------------------------------------------------------------

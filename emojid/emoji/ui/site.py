@@ -34,9 +34,12 @@ ROUTES: list[BaseRoute] = [
     Route("/ui/packs/{name}/emoji/tile", page(curate.tile), methods=["GET"]),
     Route("/ui/packs/{name}/emoji/rename", page(curate.rename_form), methods=["GET"]),
     Route("/ui/packs/{name}/emoji/rename", action(curate.rename_emoji), methods=["POST"]),
+    Route("/ui/packs/{name}/emoji/tags", page(curate.tags_form), methods=["GET"]),
+    Route("/ui/packs/{name}/emoji/tags", action(curate.save_tags), methods=["POST"]),
     Route("/ui/packs/{name}/emoji/delete", action(curate.delete_emoji), methods=["POST"]),
     Route("/ui/remote", page(remote.remote_page), methods=["GET"]),
     Route("/ui/remote/download", action(remote.download), methods=["POST"]),
+    Route("/ui/remote/downloads/{id}", page(remote.download_status), methods=["GET"]),
     Route("/ui/sync", page(remote.sync_page), methods=["GET"]),
     Route("/ui/sync/run", action(remote.sync_now), methods=["POST"]),
 ]

@@ -20,9 +20,7 @@ from emojid.context import ctx
 from emojid.emoji.index.catalog import EmojiRow
 from emojid.emoji.interchange.exporting import export_pack
 from emojid.emoji.interchange.importing import ImportOptions, check_options, import_archive
-from emojid.emoji.interchange.metadata import apply_update, parse_update
 from emojid.emoji.names import check_pack_name
-from emojid.emoji.store import Pack
 from emojid.emoji.urls import emoji_url, static_url
 from emojid.emoji.web.packs import pack_name
 from emojid.errors import BadRequest, NotFound, PayloadTooLarge
@@ -87,18 +85,8 @@ async def update_emoji(request: Request) -> Response:
     params = await read_params(request)
     name = check_pack_name(pack_name(params))
     shortcode = required(params, "shortcode")
-    update = parse_update(params)
     c = ctx(request)
-
-    def write() -> Pack:
-        if not c.packs.store.exists(name):
-            raise NotFound(f'pack "{name}" is not found')
-        pack = c.packs.store.load(name)
-        if shortcode not in pack.files:
-            raise NotFound(f'Emoji "{shortcode}" does not exist in pack {name}')
-        return c.packs.store.save_emoji_meta(name, shortcode, apply_update(pack.emoji_meta.get(shortcode, {}), update))
-
-    await c.packs.write_locked(write, name)
+    await c.packs.update_emoji_meta(name, shortcode, params)
     row = await anyio.to_thread.run_sync(c.packs.index.emoji_row, name, shortcode)
     if row is None:  # removed by hand this very moment
         raise NotFound(f'Emoji "{shortcode}" does not exist in pack {name}')

@@ -1,9 +1,11 @@
-"""The global emoji lists: Mastodon's /api/v1/custom_emojis and Pleroma's /emoji.
+"""The global emoji lists: Mastodon's /api/v1/custom_emojis and Pleroma's /emoji; and
+the cache of the pack answers (listing and show pages).
 
 With 100k emoji the bodies are megabytes. Each is written once per index
 generation, entry by entry, to a file in cache_dir (hashed on the way for
 its ETag) and served from there: memory stays flat however many emoji
-there are, and an unchanged list answers 304.
+there are, and an unchanged list answers 304. Pack pages are small: kept
+in memory as bytes (`AnswerCache`), a bounded number of them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Set
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +29,17 @@ from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.packs import EmojiEntry
 from emojid.emoji.urls import emoji_path, static_url
 from emojid.files import make_temp_file
-from emojid.http.responses import FileAnswer, not_modified
+from emojid.http.responses import JSON, FileAnswer, not_modified
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+# Cached answers may be kept by clients and proxies, but must be checked again (ETag) each time.
+REVALIDATE = "public, max-age=0, must-revalidate"
+
+
+def etag_of_digest(sha256_hex: str) -> str:
+    """The ETag of a body by its SHA256: the lists' and the pack answers' alike."""
+    return '"' + sha256_hex[:32] + '"'
 
 
 def custom_emoji_chunks(rows: Iterator[EmojiEntry], base_url: str,
@@ -118,13 +129,75 @@ class EmojiListCache:
             if old != target:
                 with contextlib.suppress(OSError):
                     old.unlink()
-        return ListFile(generation, '"' + digest.hexdigest()[:32] + '"', target)
+        return ListFile(generation, etag_of_digest(digest.hexdigest()), target)
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    etag: str
+
+
+class AnswerCache:
+    """JSON answers built from the index (pack listing and pack show pages), kept as bytes
+    with their ETag while the index stays as it was: an unchanged page is neither read
+    from SQLite nor encoded again. Keyed on (generation, what was asked). Bounded: least
+    recently used out beyond `entries` answers or `max_bytes`; a body over an eighth of
+    `max_bytes` (a page_size of thousands) is answered but not kept."""
+
+    def __init__(self, entries: int = 256, max_bytes: int = 32 << 20) -> None:
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._bytes = 0
+        self._generation: tuple[int, ...] = ()
+        self._lock = threading.Lock()
+
+    def get(self, generation: tuple[int, ...], key: Hashable) -> Answer | None:
+        with self._lock:
+            if generation != self._generation:
+                return None
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, generation: tuple[int, ...], key: Hashable, body: bytes) -> Answer:
+        answer = Answer(body, etag_of_digest(hashlib.sha256(body).hexdigest()))
+        with self._lock:
+            if generation < self._generation:
+                return answer  # built from an index read before a newer answer was kept
+            if generation > self._generation:
+                # Every answer kept is of an older index: none can be asked for again.
+                self._answers.clear()
+                self._bytes = 0
+                self._generation = generation
+            if len(body) > self.max_bytes // 8:
+                return answer
+            old = self._answers.pop(key, None)
+            self._bytes += len(body) - (len(old.body) if old else 0)
+            self._answers[key] = answer
+            while len(self._answers) > self.entries or self._bytes > self.max_bytes:
+                _key, dropped = self._answers.popitem(last=False)
+                self._bytes -= len(dropped.body)
+        return answer
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
+def cached_answer(request: Request, answer: Answer) -> Response:
+    """The answer, or 304 when If-None-Match names its ETag."""
+    headers = {"etag": answer.etag, "cache-control": REVALIDATE}
+    if not_modified(request, answer.etag):
+        return Response(status_code=304, headers=headers)
+    return JSON(answer.body, headers=headers)
 
 
 async def _serve(request: Request, kind: str) -> Response:
     c = ctx(request)
     listed = await anyio.to_thread.run_sync(c.emoji_lists.get, kind, c.packs.index, c.config.public_url)
-    headers = {"etag": listed.etag, "cache-control": "public, max-age=0, must-revalidate"}
+    headers = {"etag": listed.etag, "cache-control": REVALIDATE}
     if not_modified(request, listed.etag):
         return Response(status_code=304, headers=headers)
     return FileAnswer(listed.path, media_type="application/json", headers=headers)

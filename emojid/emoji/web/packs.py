@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from emojid.auth.callers import require
 from emojid.context import ctx
 from emojid.emoji.index.packs import PackRow
+from emojid.emoji.web.lists import cached_answer
 from emojid.errors import BadRequest
 from emojid.http.offload import offloaded, redirect_target, wants_offload
 from emojid.http.params import int_param, json_object, read_params, text_param
@@ -55,17 +57,35 @@ def pack_name(params: dict[str, Any]) -> str:
     return name.strip()
 
 
+async def _cached(request: Request, key: tuple[object, ...], build: Callable[[], Awaitable[bytes]]) -> Response:
+    """The answer to `key` (route and its parameters, normalised) as kept for the index as
+    it is now, else built and kept; ETag and 304 as the emoji lists. The answers are the
+    same for every caller (nothing in them depends on who asks), so the caller is no part
+    of the key. The generation is read before the index is: an answer is never older than
+    the generation it is kept under."""
+    c = ctx(request)
+    generation = await anyio.to_thread.run_sync(c.packs.index.pack_generation)
+    answer = c.pack_answers.get(generation, key)
+    if answer is None:
+        answer = c.pack_answers.put(generation, key, await build())
+    return cached_answer(request, answer)
+
+
 async def list_packs(request: Request) -> Response:
     params = await read_params(request)
     page = int_param(params, "page", 1, minimum=1)
     page_size = int_param(params, "page_size", 50, minimum=0)
-    rows, count = await ctx(request).packs.list_page(page, page_size)
-    # Each pack's files are stored as ready JSON: splice them in, do not re-encode.
-    entries = ",".join(
-        f'{_dumps(r.name)}:{{"files":{r.files_json},"pack":{_dumps(pack_meta(r))},"files_count":{r.files_count}}}'
-        for r in rows
-    )
-    return JSON(f'{{"packs":{{{entries}}},"count":{count}}}'.encode())
+
+    async def build() -> bytes:
+        rows, count = await ctx(request).packs.list_page(page, page_size)
+        # Each pack's files are stored as ready JSON: splice them in, do not re-encode.
+        entries = ",".join(
+            f'{_dumps(r.name)}:{{"files":{r.files_json},"pack":{_dumps(pack_meta(r))},"files_count":{r.files_count}}}'
+            for r in rows
+        )
+        return f'{{"packs":{{{entries}}},"count":{count}}}'.encode()
+
+    return await _cached(request, ("packs", page, page_size), build)
 
 
 async def show_pack(request: Request) -> Response:
@@ -73,8 +93,12 @@ async def show_pack(request: Request) -> Response:
     name = pack_name(params)
     page = int_param(params, "page", 1, minimum=1)
     page_size = int_param(params, "page_size", 30, minimum=0)
-    row, files = await ctx(request).packs.show(name, page, page_size)
-    return JSON(show_document(row, files))
+
+    async def build() -> bytes:
+        row, files = await ctx(request).packs.show(name, page, page_size)
+        return bytes(JSON(show_document(row, files)).body)  # encoded as every JSON answer is
+
+    return await _cached(request, ("pack", name, page, page_size), build)
 
 
 async def create_pack(request: Request) -> Response:
