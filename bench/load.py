@@ -298,6 +298,7 @@ def bench_load(run) -> None:
     server = run.Server(config, "load")
     front = plain = None
     results: dict[tuple[str, str], WrkResult] = {}
+    sequential: dict[str, float] = {}  # listing page 1 p50, one request at a time
     with tempfile.TemporaryDirectory(prefix="emojid-bench-load-") as tmp_name:
         tmp = Path(tmp_name)
         try:
@@ -344,6 +345,18 @@ def bench_load(run) -> None:
                             raise run.BenchError(f"{target.label} {mode}: {r.status_code}, {len(r.content)} bytes "
                                                  f"(emojid: {len(bodies['emojid'].content)})")
 
+                # The issue-16 listing figure: one request at a time, the same client for
+                # both, so the p50 is the answer's own time, not a queue's.
+                for mode in ("emojid", "nginx alone"):
+                    target = TARGETS[0]
+                    url = bases[mode] + (target.plain if mode == "nginx alone" else target.path)
+                    times = []
+                    for _ in range(300):
+                        started = time.perf_counter()
+                        client.get(url).raise_for_status()
+                        times.append(time.perf_counter() - started)
+                    sequential[mode] = run.p50(times)
+
             for target in TARGETS:
                 for mode in MODES + ((OFFLOAD_ONLY,) if target.offloaded else ()):
                     phase = f"load {target.key} {mode}"
@@ -387,11 +400,16 @@ def bench_load(run) -> None:
                 if helper is not None:
                     helper.stop()
             server.stop()
-    ratios(run, results)
+    ratios(run, results, sequential)
 
 
-def ratios(run, results: dict[tuple[str, str], WrkResult]) -> None:
+def ratios(run, results: dict[tuple[str, str], WrkResult], sequential: dict[str, float]) -> None:
     run.say("== load: each figure beside its baseline (nginx alone, the same bytes from disk) ==")
+    mine, base = sequential["emojid"], sequential["nginx alone"]
+    ratio = mine / base if base else float("inf")
+    run.check("ratio listing page 1 p50, one request at a time, emojid vs nginx alone (same body, same client)",
+              f"{run.ms(mine)} vs {run.ms(base)} = {ratio:.1f}x", f"<= {LISTING_P50_RATIO:g}x",
+              ratio <= LISTING_P50_RATIO, {"value_ms": mine * 1000, "baseline_ms": base * 1000, "ratio": ratio})
 
     def rps(key: str, mode: str, alone: str = "nginx alone") -> tuple[float, str, dict]:
         ours, base = results[(key, mode)].rps, results[(key, alone)].rps
@@ -401,10 +419,10 @@ def ratios(run, results: dict[tuple[str, str], WrkResult]) -> None:
 
     mine, base = results[("listing", "emojid")].p50, results[("listing", "nginx alone")].p50
     ratio = mine / base if base else float("inf")
-    run.check("ratio listing page 1 p50, emojid vs nginx alone (same body)",
-              f"{run.ms(mine)} vs {run.ms(base)} = {ratio:.1f}x", f"<= {LISTING_P50_RATIO:g}x",
-              ratio <= LISTING_P50_RATIO,
-              {"value_ms": mine * 1000, "baseline_ms": base * 1000, "ratio": ratio if base else None})
+    # At 64 connections the p50 is mostly waiting in the queue: throughput, no target.
+    run.info(f"ratio listing page 1 p50 at {CONNECTIONS} connections, emojid vs nginx alone (same body)",
+             f"{run.ms(mine)} vs {run.ms(base)} = {ratio:.1f}x",
+             {"value_ms": mine * 1000, "baseline_ms": base * 1000, "ratio": ratio if base else None})
     front = results[("listing", "via nginx")].p50
     run.info("ratio listing page 1 p50, via nginx vs nginx alone",
              f"{run.ms(front)} vs {run.ms(base)} = {front / base if base else float('inf'):.1f}x")

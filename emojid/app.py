@@ -27,6 +27,7 @@ from emojid.emoji.remote_packs import RemotePacks
 from emojid.emoji.sync import Syncer
 from emojid.emoji.watcher import Watcher
 from emojid.emoji.web.lists import AnswerCache, EmojiListCache
+from emojid.emoji.web.serve import HotEmoji
 from emojid.errors import EmojidError
 from emojid.http.middleware import CloseForms, IgnoreTrailingSlash, LimitBodies, upload_body_limit
 from emojid.http.responses import emojid_error, http_error, os_error, server_error
@@ -200,7 +201,8 @@ def build_app(config: Config, reload_config: Callable[[], Config] | None = None,
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
-        middleware=[Middleware(IgnoreTrailingSlash),
+        middleware=[Middleware(HotEmoji),  # emoji files answered from memory skip the rest
+                    Middleware(IgnoreTrailingSlash),
                     Middleware(LimitBodies, upload_limit=upload_body_limit(config)),
                     Middleware(CloseForms)],
         exception_handlers={EmojidError: emojid_error, HTTPException: http_error, OSError: os_error,

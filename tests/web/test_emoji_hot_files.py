@@ -83,3 +83,26 @@ async def test_a_symlink_out_of_the_store_in_place_of_a_served_file_is_refused(s
             folder.symlink_to(outside)
         r = await client.get(URL)
         assert r.status_code == 404 and r.content != png_bytes("purple")
+
+
+async def test_an_answer_from_memory_is_the_answer_from_disk(server):
+    """The first GET goes through the route (and fills the memory); the next ones are answered
+    before routing: the same bytes and headers, HEAD and conditional GETs as before."""
+    write_pack(server.packs_dir, "blobs", {"blob": "blob.png"}, images={"blob.png": png_bytes("red", 24)})
+    async with server.anon() as client:
+        first, second = await client.get(URL), await client.get(URL)
+        assert first.status_code == second.status_code == 200 and first.content == second.content
+        drop = {"date", "server"}
+        assert {k: v for k, v in first.headers.items() if k not in drop} == \
+            {k: v for k, v in second.headers.items() if k not in drop}
+        assert second.headers["content-type"] == "image/png"
+        assert second.headers["content-length"] == str(len(png_bytes("red", 24)))
+        assert second.headers["x-content-type-options"] == "nosniff"
+        r = await client.get(URL, headers={"if-none-match": second.headers["etag"]})
+        assert r.status_code == 304 and r.content == b""
+        r = await client.get(URL, headers={"range": "bytes=0-3"})
+        assert r.status_code == 206 and r.content == b"\x89PNG"
+        r = await client.head(URL)
+        assert r.status_code == 200 and r.content == b"" and r.headers["etag"] == second.headers["etag"]
+        r = await client.get(URL + "/")  # not a file name here: the route serves it as without "/"
+        assert r.status_code == 200 and r.content == second.content
