@@ -324,7 +324,8 @@ def bench_load(run) -> None:
 
             front_port, plain_port = run.free_port(), run.free_port()
             front = Nginx(tmp / "front", nginx_conf.on_loopback(
-                nginx_conf.SHIPPED.read_text(), front_port, server.port, gc.CORPUS), front_port)
+                nginx_conf.SHIPPED.read_text(), front_port, server.port, gc.CORPUS,
+                tmp / "nginx-cache"), front_port)
             plain = Nginx(tmp / "plain-nginx", plain_server(plain_port, saved, gc.CORPUS / "packs" / EMOJI_FILE,
                                                              archive_file, big_file), plain_port)
             bases = {"emojid": server.base, "via nginx": f"http://127.0.0.1:{front_port}",
