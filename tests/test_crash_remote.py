@@ -26,7 +26,16 @@ import pytest
 from emojid.config import load
 from tests.conftest import Server, seed_accounts, serving, write_config
 from tests.helpers import png_bytes, write_pack
-from tests.test_hardening_crash import V1, Serve, free_port, images_on_disk, leftovers
+from tests.test_hardening_crash import (
+    V1,
+    Serve,
+    assert_consistent,
+    emoji_zip,
+    free_port,
+    images_on_disk,
+    leftovers,
+    upload,
+)
 
 TRIALS = 20
 
@@ -422,4 +431,59 @@ async def run_sync_trials(root: Path, remote: Server, zygote: Zygote) -> None:
             await synced(local.url, await sync_now(local.url, session))
         assert seen[0] == [0, 0, 0] and seen[-1] == [1, 1, 1], seen  # killed before the pass began, after it ended
     finally:
+        local.stop()
+
+
+# -- concurrent zip uploads, killed --------------------------------------------------------
+
+
+async def test_kill_9_during_concurrent_zip_uploads(tmp_path, zygote):
+    """20 trials of four zip uploads at once, killed from at once to after the answers:
+    after each restart every pack is its old state or old + new, nothing left over, and
+    the index (the API) agrees with the disk; the last restart takes the uploads again."""
+    root = tmp_path / "site"
+    names = [f"up{i}" for i in range(4)]
+    config = load(write_config(root, free_port()), environ={})
+    tokens = seed_accounts(config)  # before any server opens the database
+    for name in names:
+        write_pack(config.packs_dir, name, {f"{name}_old": "old.png"})
+    local = Local(root, zygote=zygote)
+    zips = {name: emoji_zip(name, 40) for name in names}
+    await local.ready()
+    started = time.monotonic()
+    answers = await asyncio.gather(*(upload(local.url, tokens["admin"], n, zips[n]) for n in names))
+    duration = time.monotonic() - started
+    assert all(isinstance(a, httpx.Response) and a.status_code == 200 for a in answers), answers
+    local.kill()
+    local.stop()
+    for name in names:  # back to the old state: each trial uploads the same zips again
+        write_pack(root / "packs", name, {f"{name}_old": "old.png"})
+        for stray in images_on_disk(root / "packs" / name) - {"old.png"}:
+            (root / "packs" / name / stray).unlink()
+    for trial in range(TRIALS):
+        local = Local(root, zygote=zygote)
+        await local.ready()
+        assert_consistent(root, names)
+        async with httpx.AsyncClient(base_url=local.url, timeout=10) as c:
+            for name in names:
+                assert set(await api_files(c, name) or {}) == \
+                    set(json.loads((root / "packs" / name / "pack.json").read_text())["files"])
+        tasks = [asyncio.create_task(upload(local.url, tokens["admin"], n, zips[n])) for n in names]
+        gathered = asyncio.ensure_future(asyncio.gather(*tasks))
+        await kill_at(local, gathered, trial, duration)
+        local.stop()
+        for name in names:  # old, or old + new: never a part
+            assert len(json.loads((root / "packs" / name / "pack.json").read_text())["files"]) in (1, 41)
+    local = Local(root, zygote=zygote)
+    try:
+        await local.ready()
+        for files in assert_consistent(root, names).values():
+            assert len(files) in (1, 41)
+        answers = await asyncio.gather(*(upload(local.url, tokens["admin"], n, zips[n]) for n in names))
+        for answer in answers:
+            assert isinstance(answer, httpx.Response) and answer.status_code == 200, answer
+        for files in assert_consistent(root, names).values():
+            assert len(files) == 41
+    finally:
+        local.kill()
         local.stop()
