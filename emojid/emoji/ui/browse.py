@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from emojid.context import ctx
 from emojid.emoji.index.packs import PackRow
+from emojid.emoji.kept import Kept
 from emojid.emoji.names import check_pack_name
 from emojid.emoji.packs import PackService
 from emojid.emoji.ui import queries
@@ -64,9 +65,9 @@ class Caches:
     rendered grids (one page of a pack's tiles) and pages of pack cards by index generation."""
 
     facts: queries.DiskFactsCache
-    findings: queries.Kept[list[queries.Finding]] = field(default_factory=lambda: queries.Kept(256))
-    grids: queries.Kept[str] = field(default_factory=lambda: queries.Kept(32))
-    cards: queries.Kept[tuple[list[queries.PackCard], int]] = field(default_factory=lambda: queries.Kept(16))
+    findings: Kept[list[queries.Finding]] = field(default_factory=lambda: Kept(256))
+    grids: Kept[str] = field(default_factory=lambda: Kept(32))
+    cards: Kept[tuple[list[queries.PackCard], int]] = field(default_factory=lambda: Kept(16))
 
 
 def caches(request: Request) -> Caches:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from emojid.config import Config
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.catalog import EmojiRow
 from emojid.emoji.index.mirrors import Mirror
 from emojid.emoji.index.packs import PackRow
+from emojid.emoji.kept import Kept
 from emojid.emoji.lint import lint
 from emojid.emoji.store import PackStore
 from emojid.emoji.urls import emoji_path
@@ -182,39 +181,6 @@ class DiskFactsCache:
 
 def pack_cards(index: EmojiIndex, facts: DiskFactsCache, rows: list[PackRow]) -> list[PackCard]:
     return [PackCard(row, facts.get(row).size, previews(index, row.name)) for row in rows]
-
-
-class Kept(Generic[T]):
-    """Values by key while the index stays as it is: a new generation drops every older
-    value (none can be asked for again). Bounded: least recently used out."""
-
-    def __init__(self, capacity: int = 64) -> None:
-        self.capacity = capacity
-        self._generation: tuple[int, ...] = ()
-        self._values: OrderedDict[Hashable, T] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, generation: tuple[int, ...], key: Hashable) -> T | None:
-        with self._lock:
-            if generation != self._generation:
-                return None
-            value = self._values.get(key)
-            if value is not None:
-                self._values.move_to_end(key)
-            return value
-
-    def put(self, generation: tuple[int, ...], key: Hashable, value: T) -> T:
-        with self._lock:
-            if generation < self._generation:
-                return value  # read before a newer generation was kept
-            if generation > self._generation:
-                self._values.clear()
-                self._generation = generation
-            self._values[key] = value
-            self._values.move_to_end(key)
-            while len(self._values) > self.capacity:
-                self._values.popitem(last=False)
-        return value
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from starlette.responses import Response
 from emojid.context import ctx
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.packs import EmojiEntry
+from emojid.emoji.kept import Kept
 from emojid.emoji.urls import emoji_path, static_url
 from emojid.files import make_temp_file
 from emojid.http.responses import JSON, FileAnswer, not_modified
@@ -146,44 +146,16 @@ class AnswerCache:
     `max_bytes` (a page_size of thousands) is answered but not kept."""
 
     def __init__(self, entries: int = 256, max_bytes: int = 32 << 20) -> None:
-        self.entries = entries
-        self.max_bytes = max_bytes
-        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
-        self._bytes = 0
-        self._generation: tuple[int, ...] = ()
-        self._lock = threading.Lock()
+        self._kept: Kept[Answer] = Kept(entries, max_bytes, lambda answer: len(answer.body))
 
     def get(self, generation: tuple[int, ...], key: Hashable) -> Answer | None:
-        with self._lock:
-            if generation != self._generation:
-                return None
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
-            return answer
+        return self._kept.get(generation, key)
 
     def put(self, generation: tuple[int, ...], key: Hashable, body: bytes) -> Answer:
-        answer = Answer(body, etag_of_digest(hashlib.sha256(body).hexdigest()))
-        with self._lock:
-            if generation < self._generation:
-                return answer  # built from an index read before a newer answer was kept
-            if generation > self._generation:
-                # Every answer kept is of an older index: none can be asked for again.
-                self._answers.clear()
-                self._bytes = 0
-                self._generation = generation
-            if len(body) > self.max_bytes // 8:
-                return answer
-            old = self._answers.pop(key, None)
-            self._bytes += len(body) - (len(old.body) if old else 0)
-            self._answers[key] = answer
-            while len(self._answers) > self.entries or self._bytes > self.max_bytes:
-                _key, dropped = self._answers.popitem(last=False)
-                self._bytes -= len(dropped.body)
-        return answer
+        return self._kept.put(generation, key, Answer(body, etag_of_digest(hashlib.sha256(body).hexdigest())))
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return len(self._kept)
 
 
 def cached_answer(request: Request, answer: Answer) -> Response:
