@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -330,6 +332,40 @@ def emojid(config: Path | None, *args: str, input: str | None = None, **env: str
     argv = [str(EMOJID), *(["--config", str(config)] if config else []), *args]
     return subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=120, env=clean_env_os() | env)
+
+
+def on_pty(argv: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]] | None = None,
+           timeout: float = 60) -> tuple[int, str]:
+    """Run `argv` with stdin, stdout and stderr on one pseudo-terminal, typing each answer
+    once its prompt shows; (status, all output)."""
+    answers = list(answers or [])
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
+    os.close(secondary)
+    output = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if answers and answers[0][0] in output:
+                os.write(primary, answers.pop(0)[1])
+                output = output.replace(b":", b";")  # each prompt answered once
+            ready, _, _ = select.select([primary], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:  # EIO: the child is gone and the terminal drained
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=10), output.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(primary)
 
 
 def done(proc: subprocess.CompletedProcess[str]) -> str:

@@ -5,11 +5,6 @@ stdin and from a terminal, and one-line errors."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +15,7 @@ from emojid.migrations import open_database
 from emojid.social.index import SocialIndex
 from emojid.social.media import MediaStore
 from tests.helpers import png_bytes, write_pack, zip_bytes
-from tests.test_cli import EMOJID, clean_env_os, done, emojid, refused, table, write_config
+from tests.test_cli import EMOJID, clean_env_os, done, emojid, on_pty, refused, table, write_config
 
 
 @pytest.fixture
@@ -205,35 +200,7 @@ def test_user_create_reads_one_line_of_stdin(config):
 
 
 def _pty_run(argv: list[str], answers: list[tuple[bytes, bytes]], timeout: float = 60) -> tuple[int, str]:
-    """Run `argv` on a pseudo-terminal, typing each answer once its prompt shows; (status, all output)."""
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary,
-                            env=clean_env_os() | {"TERM": "xterm"}, close_fds=True)
-    os.close(secondary)
-    output = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if answers and answers[0][0] in output:
-                os.write(primary, answers.pop(0)[1])
-                output = output.replace(b":", b";")  # each prompt answered once
-            ready, _, _ = select.select([primary], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(primary, 4096)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif proc.poll() is not None:
-                break
-        return proc.wait(timeout=10), output.decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(primary)
+    return on_pty(argv, clean_env_os() | {"TERM": "xterm"}, answers, timeout)
 
 
 def test_user_create_and_passwd_ask_twice_without_echo_on_a_terminal(config):

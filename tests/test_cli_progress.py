@@ -5,10 +5,7 @@ and the SSRF refusal naming the key that lifts it."""
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +16,7 @@ import httpx
 import pytest
 
 from tests.helpers import png_bytes, write_pack
-from tests.test_cli import EMOJID, clean_env_os, done, emojid, free_port, refused, table, write_config
+from tests.test_cli import EMOJID, clean_env_os, done, emojid, free_port, on_pty, refused, table, write_config
 
 ALLOW_PRIVATE = "[remote]\nallow_private_addresses = true\n"
 IMAGES = {f"e{i:02d}.png": png_bytes(color, size=32) for i, color in
@@ -72,32 +69,9 @@ def local(tmp_path: Path) -> Path:
 
 def on_terminal(*argv: str, timeout: float = 90) -> tuple[int, str]:
     """The console script with stdin, stdout and stderr on one pseudo-terminal; (status, text without ANSI codes)."""
-    primary, secondary = pty.openpty()
-    env = clean_env_os() | {"TERM": "xterm-256color", "COLUMNS": "120"}
-    proc = subprocess.Popen([str(EMOJID), *argv], stdin=secondary, stdout=secondary, stderr=secondary,
-                            env=env, close_fds=True)
-    os.close(secondary)
-    output = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([primary], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(primary, 65536)
-                except OSError:  # EIO: the child is gone and the terminal drained
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif proc.poll() is not None:
-                break
-        return proc.wait(timeout=10), ANSI.sub("", output.decode(errors="replace"))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(primary)
+    code, text = on_pty([str(EMOJID), *argv], clean_env_os() | {"TERM": "xterm-256color", "COLUMNS": "120"},
+                        timeout=timeout)
+    return code, ANSI.sub("", text)
 
 
 def bar_lines(text: str, label: str) -> list[str]:
