@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -72,22 +70,6 @@ class SyncScheduler:
     async def restart(self, jobs: list[SyncJob]) -> None:
         await self.stop()
         self.start(jobs)
-
-
-# What an interrupted write leaves at the top of packs_dir (PackStore.sweep_leftovers).
-_WRITE_LEFTOVERS = (".staging-", ".deleting-", ".replacing-", ".tmp-")
-
-
-def look_at_store(packs_dir: Path) -> tuple[bool, int]:
-    """(whether an earlier run was killed mid-write: packs_dir holds a staging folder, a pack
-    set aside by a replace, ...; how many entries packs_dir holds). One listing of the top
-    folder, however big the store."""
-    try:
-        with os.scandir(packs_dir) as entries:
-            names = [entry.name for entry in entries]
-    except OSError:
-        return False, 0
-    return any(name.startswith(_WRITE_LEFTOVERS) for name in names), len(names)
 
 
 async def start_up_pass(context: AppContext) -> None:
@@ -153,7 +135,7 @@ def build_app(config: Config, reload_config: Callable[[], Config] | None = None,
             social=Social(social_index, config, remote),
         )
         app.state.ctx = context
-        after_crash, folders = await anyio.to_thread.run_sync(look_at_store, config.packs_dir)
+        after_crash, folders = await anyio.to_thread.run_sync(service.store.glance)
         # Tasks take their first step in the order they are made: the archive builder and the
         # static frames set up their queues, and the watcher starts watching, before the
         # start-up pass (made last) reads a single pack. Nothing it finds is lost.

@@ -37,6 +37,8 @@ log = logging.getLogger("emojid.store")
 
 PACK_JSON = "pack.json"
 EMOJI_TXT = "emoji.txt"
+# What an interrupted write leaves in packs_dir (sweep_leftovers takes them away).
+WRITE_LEFTOVERS = (".staging-", ".deleting-", ".replacing-", ".tmp-")
 # Beside a `.replacing-<pid>-<random>` folder: the name of the pack it holds.
 REPLACING_MARKER = ".pack"
 # In a staging folder whose files are being linked into a pack: what a start-up
@@ -895,6 +897,17 @@ class PackStore:
                 if not f.startswith(".") and extension(f) in self.allowed_extensions:
                     yield Path(dirpath) / f
 
+    def glance(self) -> tuple[bool, int]:
+        """(whether an earlier run was killed mid-write: packs_dir holds a staging folder, a
+        pack set aside by a replace, ...; how many entries packs_dir holds). One listing of
+        the top folder, however big the store."""
+        try:
+            with os.scandir(self.root) as entries:
+                names = [entry.name for entry in entries]
+        except OSError:
+            return False, 0
+        return any(name.startswith(WRITE_LEFTOVERS) for name in names), len(names)
+
     def sweep_leftovers(self, older_than: float) -> int:
         """`.staging-*`, `.deleting-*`, `.replacing-*` folders and `.tmp-*` files a crash left.
 
@@ -906,10 +919,9 @@ class PackStore:
         removed = 0
         if not self.root.is_dir():
             return 0
-        prefixes = (".staging-", ".deleting-", ".replacing-", ".tmp-")
 
         def gone(path: Path, age: float) -> bool:
-            prefix = next(p for p in prefixes if path.name.startswith(p))
+            prefix = next(p for p in WRITE_LEFTOVERS if path.name.startswith(p))
             return left_by_dead_process(path.name, prefix) or path.lstat().st_mtime < time.time() - age
 
         with self.write_lock():
@@ -930,7 +942,7 @@ class PackStore:
                 with contextlib.suppress(OSError):
                     if staging.is_dir() and not staging.is_symlink() and gone(staging, older_than):
                         self.roll_back(staging)
-            candidates = [p for p in self.root.iterdir() if p.name.startswith(prefixes)]
+            candidates = [p for p in self.root.iterdir() if p.name.startswith(WRITE_LEFTOVERS)]
             candidates += list(self.root.glob("*/**/.tmp-*"))
             for path in candidates:
                 with contextlib.suppress(OSError):
