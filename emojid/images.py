@@ -14,8 +14,13 @@ FORMATS = {"PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "JPEG":
 MAX_PIXELS = 4096 * 4096
 
 
+_NOT_AN_IMAGE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
+                 Image.DecompressionBombWarning)
+
+
 def verify_image(path: Path, label: str) -> str:
-    """The image's MIME type, or UnsupportedMedia (415) naming `label`."""
+    """The image's MIME type, or UnsupportedMedia (415) naming `label`. The whole file is
+    checked (Pillow's verify())."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -23,9 +28,29 @@ def verify_image(path: Path, label: str) -> str:
                 fmt = im.format
                 width, height = im.size
                 im.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, EOFError):
+    except _NOT_AN_IMAGE:
         raise UnsupportedMedia(f"{label} is not a valid image") from None
+    return _allowed(fmt, width, height, label)
+
+
+def probe_image(path: Path, label: str) -> str:
+    """verify_image by what Pillow reads in the header only (no pixels decoded, the rest
+    of the file not read): for files whose bytes a checksum vouches for already (the
+    entries of a verified archive).
+
+    No `warnings.catch_warnings` (it is not thread-safe): a decompression-bomb warning is
+    either raised (caught here) or only logged, and such a size is over MAX_PIXELS anyway.
+    """
+    try:
+        with Image.open(path) as im:
+            fmt = im.format
+            width, height = im.size
+    except _NOT_AN_IMAGE:
+        raise UnsupportedMedia(f"{label} is not a valid image") from None
+    return _allowed(fmt, width, height, label)
+
+
+def _allowed(fmt: str | None, width: int, height: int, label: str) -> str:
     if fmt not in FORMATS:
         raise UnsupportedMedia(f"{label} is a {fmt} image; allowed: {', '.join(FORMATS)}")
     if width * height > MAX_PIXELS:

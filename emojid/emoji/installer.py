@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from PIL import Image, UnidentifiedImageError
 
 from emojid import strict_json
 from emojid.config import Config
@@ -33,9 +32,9 @@ from emojid.emoji.interchange.metadata import EmojiMeta, read_extension
 from emojid.emoji.packs import PackService
 from emojid.emoji.store import PACK_JSON, PackStore
 from emojid.emoji.zips import ZIP_READ_ERRORS, ZipLimits, checked_entries, extract_entries, open_zip
-from emojid.errors import BadRequest, EmojidError, UnsupportedMedia, disk_space
+from emojid.errors import BadRequest, EmojidError, disk_space
 from emojid.ids import now_iso
-from emojid.images import FORMATS, MAX_PIXELS
+from emojid.images import probe_image
 from emojid.progress import Meter, Meters, metered
 
 log = logging.getLogger("emojid.installer")
@@ -65,26 +64,6 @@ def unpack_listed(store: PackStore, archive: Path, label: str, files: dict[str, 
     extract_entries(archive, [(entries[f], staging / f) for f in wanted], limits.max_entry_bytes, label,
                     image_header, progress)
     store.write_staged_pack_json(staging, files, meta, emoji_meta)
-
-
-def probe_image(path: Path, label: str) -> None:
-    """An allowed image, by what Pillow reads in its header (no pixels decoded, the rest of the
-    file not read): UnsupportedMedia (415) naming `label` otherwise, as `verify_image` says it.
-
-    No `warnings.catch_warnings` (it is not thread-safe): a decompression-bomb warning is
-    either raised (caught here) or only logged, and such a size is over MAX_PIXELS anyway.
-    """
-    try:
-        with Image.open(path) as im:
-            fmt = im.format
-            width, height = im.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
-        raise UnsupportedMedia(f"{label} is not a valid image") from None
-    if fmt not in FORMATS:
-        raise UnsupportedMedia(f"{label} is a {fmt} image; allowed: {', '.join(FORMATS)}")
-    if width * height > MAX_PIXELS:
-        raise UnsupportedMedia(f"{label} is too large ({width}x{height} pixels)")
 
 
 def _archive_emoji_meta(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> dict[str, EmojiMeta]:
