@@ -23,6 +23,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,18 +117,24 @@ def writer_pid(name: str, prefix: str) -> int | None:
     return int(digits) if dash and digits.isdigit() and 0 < len(digits) <= 10 else None
 
 
-def left_by_dead_process(name: str, prefix: str) -> bool:
-    """Whether the temp name `name` was made by a process that has gone.
+# When this process began (near enough: emojid.files is imported at start-up). A temp
+# name carrying our own pid was made by an earlier process with the same pid (pids are
+# reused; a container's main process has the same one on every start) only if it is older.
+STARTED = time.time()
 
-    Meant for start-up sweeps, before this process makes temp files of its own:
-    a name carrying our own pid is then an earlier process's (pids are reused,
-    and a container's main process has the same pid on every start).
-    """
-    pid = writer_pid(name, prefix)
+
+def left_by_dead_process(path: Path, prefix: str) -> bool:
+    """Whether the temp file or folder at `path` (its name made with `pid_prefix(prefix)`)
+    was made by a process that has gone. Our own work in progress never is: the start-up
+    sweeps run while this process already serves (uploads, downloads, archive builds)."""
+    pid = writer_pid(path.name, prefix)
     if pid is None:
         return False
     if pid == os.getpid():
-        return True
+        try:
+            return path.lstat().st_mtime < STARTED
+        except OSError:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

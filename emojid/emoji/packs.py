@@ -218,7 +218,7 @@ class PackService:
             for path in cache.glob(pattern):
                 with contextlib.suppress(OSError):
                     # `<prefix><pid>-...`: a killed process's work goes at once, whatever its age.
-                    dead = left_by_dead_process(path.name, path.name.partition("-")[0] + "-")
+                    dead = left_by_dead_process(path, path.name.partition("-")[0] + "-")
                     if dead or path.lstat().st_mtime < cutoff:
                         shutil.rmtree(path) if path.is_dir() else path.unlink()
                         removed += 1

@@ -922,7 +922,7 @@ class PackStore:
 
         def gone(path: Path, age: float) -> bool:
             prefix = next(p for p in WRITE_LEFTOVERS if path.name.startswith(p))
-            return left_by_dead_process(path.name, prefix) or path.lstat().st_mtime < time.time() - age
+            return left_by_dead_process(path, prefix) or path.lstat().st_mtime < time.time() - age
 
         with self.write_lock():
             for aside in self.root.glob(".replacing-*"):

@@ -47,7 +47,7 @@ def sweep_uploads(cache_dir: Path, older_than: float = 3600) -> int:
         prefix = next((p for p in ("upload-", "dataurl-") if path.name.startswith(p)), None)
         if prefix is not None:
             with contextlib.suppress(OSError):
-                if left_by_dead_process(path.name, prefix) or path.lstat().st_mtime < cutoff:
+                if left_by_dead_process(path, prefix) or path.lstat().st_mtime < cutoff:
                     path.unlink()
                     removed += 1
     return removed
