@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import os
@@ -267,6 +268,14 @@ class Downloaded:
     content_type: str | None
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one verifying TLS context of the process, shared by its remote clients: each
+    build reads certifi's whole bundle (~20 ms), which every server start and every CLI
+    command paid twice over."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class RemoteClient:
     """httpx with the guard, a timeout, bounded redirects and a clear User-Agent.
 
@@ -282,10 +291,10 @@ class RemoteClient:
         self.config = config
         if allowed is None:
             allowed = (lambda ip: True) if config.allow_private_addresses else public_address
-        transport = httpx.AsyncHTTPTransport(retries=0)
+        transport = httpx.AsyncHTTPTransport(retries=0, verify=tls_context())
         # httpx has no public hook for the network backend; the pool is rebuilt with ours.
         transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            ssl_context=tls_context(),
             max_connections=20,
             network_backend=GuardedBackend(network_backend or httpcore.AnyIOBackend(), allowed, resolver),
         )

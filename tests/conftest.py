@@ -21,6 +21,7 @@ from emojid.auth.accounts import Accounts
 from emojid.config import Config, load
 from emojid.migrations import open_database
 from emojid.social.index import SocialIndex
+from tests.helpers import http_client
 
 
 def write_config(root: Path, port: int, extra: str = "") -> Path:
@@ -62,7 +63,7 @@ class Server:
 
     def client(self, token: str | None = None, **kw) -> httpx.AsyncClient:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kw)
+        return http_client(base_url=self.url, headers=headers, timeout=30, **kw)
 
     def admin(self) -> httpx.AsyncClient:
         return self.client(self.admin_token)

@@ -5,12 +5,23 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import ssl
 import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from PIL import Image
+
+# httpx builds a TLS context for every client it makes (certifi's bundle, ~20 ms of CPU);
+# the tests make thousands of clients, all over plain http to 127.0.0.1: one context will do.
+_TLS = ssl.create_default_context()
+
+
+def http_client(**kwargs) -> httpx.AsyncClient:
+    """httpx.AsyncClient, with the one TLS context."""
+    return httpx.AsyncClient(verify=_TLS, **kwargs)
 
 
 def png_bytes(color: str = "red", size: int = 16) -> bytes:

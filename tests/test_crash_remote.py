@@ -25,7 +25,7 @@ import pytest
 
 from emojid.config import load
 from tests.conftest import Server, seed_accounts, serving, write_config
-from tests.helpers import png_bytes, write_pack
+from tests.helpers import http_client, png_bytes, write_pack
 from tests.test_hardening_crash import (
     V1,
     Serve,
@@ -159,7 +159,7 @@ class Local(Serve):
         leaves is what the checks look at."""
         await super().ready()
         deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(base_url=self.url, timeout=5) as c:
+        async with http_client(base_url=self.url, timeout=5) as c:
             while (await c.get(f"{V1}/healthcheck")).json()["status"] == "indexing":
                 assert time.monotonic() < deadline, self.output()
                 await asyncio.sleep(0.02)
@@ -211,7 +211,7 @@ async def assert_store(local: Serve, expected: dict[str, list[dict[str, bytes] |
     """Each pack is one of its `expected` states (None: absent), byte for byte; the API lists
     exactly the files of its pack.json; nothing left over. Which state each pack is in."""
     which = {}
-    async with httpx.AsyncClient(base_url=local.url, timeout=30) as c:
+    async with http_client(base_url=local.url, timeout=30) as c:
         for name, states in expected.items():
             pack = local.root / "packs" / name
             state = disk_state(pack)
@@ -238,7 +238,7 @@ async def kill_at(local: Serve, task: asyncio.Task[httpx.Response | Exception], 
 
 
 async def admin_post(url: str, token: str, path: str, **kw) -> httpx.Response | Exception:
-    async with httpx.AsyncClient(base_url=url, timeout=60, headers={"authorization": f"Bearer {token}"}) as c:
+    async with http_client(base_url=url, timeout=60, headers={"authorization": f"Bearer {token}"}) as c:
         try:
             return await c.post(path, **kw)
         except httpx.HTTPError as exc:
@@ -300,7 +300,7 @@ async def run_download_trials(root: Path, remote: Server, zygote: Zygote) -> Non
                 assert isinstance(r, httpx.Response) and r.status_code == 200, (r, getattr(r, "text", ""), local.output())
                 assert (await assert_store(local, expected))[name] == 1
             if name == "big":
-                async with httpx.AsyncClient(base_url=local.url, headers={"authorization": f"Bearer {token}"}) as c:
+                async with http_client(base_url=local.url, headers={"authorization": f"Bearer {token}"}) as c:
                     r = await c.delete(f"{V1}/emoji/pack", params={"name": "big"})
                     assert r.status_code == 200, r.text
                 expected[name] = [None]
@@ -333,7 +333,7 @@ async def ui_login(url: str) -> tuple[dict[str, str], str]:
         assert found, html[:500]
         return found.group(1)
 
-    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+    async with http_client(base_url=url, timeout=30) as c:
         r = await c.get("/ui/login")
         r = await c.post("/ui/login", data={"_csrf_token": csrf_of(r.text), "username": "admin",
                                             "password": "adminpass"})
@@ -374,7 +374,7 @@ async def run_sync_trials(root: Path, remote: Server, zygote: Zygote) -> None:
     current = {f"m_{name}": disk_state(remote.packs_dir / name) for name in MIRRORED}
 
     async def job_status(url: str) -> dict:
-        async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as c:
+        async with http_client(base_url=url, timeout=30, headers=headers) as c:
             r = await c.get(f"{V1}/emoji/sync")
             assert r.status_code == 200, r.text
             [job] = r.json()["jobs"]
@@ -382,7 +382,7 @@ async def run_sync_trials(root: Path, remote: Server, zygote: Zygote) -> None:
 
     async def sync_now(url: str, session: tuple[dict[str, str], str]) -> httpx.Response | Exception:
         cookies, csrf = session
-        async with httpx.AsyncClient(base_url=url, timeout=60, cookies=cookies) as c:
+        async with http_client(base_url=url, timeout=60, cookies=cookies) as c:
             try:
                 return await c.post("/ui/sync/run", data={"_csrf_token": csrf, "url": remote.url})
             except httpx.HTTPError as exc:
@@ -464,7 +464,7 @@ async def test_kill_9_during_concurrent_zip_uploads(tmp_path, zygote):
         local = Local(root, zygote=zygote)
         await local.ready()
         assert_consistent(root, names)
-        async with httpx.AsyncClient(base_url=local.url, timeout=10) as c:
+        async with http_client(base_url=local.url, timeout=10) as c:
             for name in names:
                 assert set(await api_files(c, name) or {}) == \
                     set(json.loads((root / "packs" / name / "pack.json").read_text())["files"])

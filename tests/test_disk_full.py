@@ -23,7 +23,7 @@ import pytest
 
 from emojid.config import load
 from tests.conftest import seed_accounts, serving, write_config
-from tests.helpers import png_bytes, write_pack, zip_bytes
+from tests.helpers import http_client, png_bytes, write_pack, zip_bytes
 from tests.test_crash_remote import ALLOW_LOOPBACK, Local
 from tests.test_hardening_crash import V1, free_port
 
@@ -92,7 +92,7 @@ class Site:
             (folder / FILLER).unlink(missing_ok=True)
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.local.url, timeout=30,
+        return http_client(base_url=self.local.url, timeout=30,
                                  headers={"authorization": f"Bearer {self.token}"})
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from emojid.config import load
 from tests.conftest import seed_accounts, serving, write_config
-from tests.helpers import png_bytes, write_pack
+from tests.helpers import http_client, png_bytes, write_pack
 
 V1 = "/api/v1/pleroma"
 IMAGES = (".png", ".gif", ".webp", ".jpg", ".jpeg")
@@ -60,7 +60,7 @@ class Serve:
 
     async def ready(self) -> None:
         deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as c:
+        async with http_client(base_url=self.url, timeout=2) as c:
             while True:
                 assert self.process.poll() is None, self.output()
                 try:
@@ -122,7 +122,7 @@ def assert_consistent(root: Path, names: list[str]) -> dict[str, dict[str, str]]
 
 
 async def upload(url: str, token: str, pack: str, data: bytes) -> httpx.Response | Exception:
-    async with httpx.AsyncClient(base_url=url, timeout=60, headers={"authorization": f"Bearer {token}"}) as c:
+    async with http_client(base_url=url, timeout=60, headers={"authorization": f"Bearer {token}"}) as c:
         try:
             return await c.post(f"{V1}/emoji/packs/files", params={"name": pack},
                                 files={"file": (f"{pack}.zip", data, "application/zip")})
@@ -178,7 +178,7 @@ async def test_kill_9_during_a_big_zip_upload(tmp_path, moment):
         await restarted.ready()
         listing = assert_consistent(root, ["blobs"])["blobs"]
         assert len(listing) in (1, count + 1), len(listing)  # before, or after
-        async with httpx.AsyncClient(base_url=restarted.url, timeout=60) as c:
+        async with http_client(base_url=restarted.url, timeout=60) as c:
             r = await c.get(f"{V1}/emoji/pack", params={"name": "blobs", "page_size": 10_000})
             assert r.status_code == 200 and r.json()["files"] == listing
         r = await upload(restarted.url, tokens["admin"], "blobs", data)

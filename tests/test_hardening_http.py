@@ -27,7 +27,7 @@ from emojid.http import params as params_module
 from emojid.http.middleware import BODY_LIMIT, MULTIPART_OVERHEAD
 from emojid.http.params import MAX_JSON_VALUES
 from tests.conftest import Server, serving
-from tests.helpers import png_bytes
+from tests.helpers import http_client, png_bytes
 
 CALLBACK = "https://app.example/callback"
 PACK = "/api/v1/pleroma/emoji/pack"
@@ -258,7 +258,7 @@ async def test_concurrent_wrong_passwords_stop_at_the_limit(server, monkeypatch)
     monkeypatch.setattr(accounts_module, "_verify", counting)
 
     async def guess(i: int) -> int:
-        async with httpx.AsyncClient(base_url=server.url, auth=("admin", f"wrong{i}"), timeout=60) as c:
+        async with http_client(base_url=server.url, auth=("admin", f"wrong{i}"), timeout=60) as c:
             return (await c.get("/api/oauth_tokens")).status_code
 
     statuses = await asyncio.gather(*(guess(i) for i in range(60)))
@@ -267,7 +267,7 @@ async def test_concurrent_wrong_passwords_stop_at_the_limit(server, monkeypatch)
     # At most two argon2 computations at once, on argon2's own threads.
     assert most <= 2 and all(name.startswith("emojid-argon2") for name in names), (most, names)
     # The right password waits out the window like any other guess.
-    async with httpx.AsyncClient(base_url=server.url, auth=("admin", "adminpass")) as c:
+    async with http_client(base_url=server.url, auth=("admin", "adminpass")) as c:
         assert_error(await c.get("/api/oauth_tokens"), 429, "Throttled")
 
 
@@ -306,7 +306,7 @@ async def log_in(server: Server, scope: str, app_scopes: str = "read write follo
     """A browser logs the admin in on /oauth/authorize: (session key, its CSRF token, read off the
     consent page as a browser would see it)."""
     app = await make_app(server, app_scopes)
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+    async with http_client(base_url=server.url, timeout=30) as c:
         r = await c.post("/oauth/authorize", data={
             "authorization[name]": "admin", "authorization[password]": "adminpass",
             "authorization[client_id]": app["client_id"], "authorization[redirect_uri]": CALLBACK,
@@ -320,7 +320,7 @@ async def log_in(server: Server, scope: str, app_scopes: str = "read write follo
 
 
 def session(server: Server, key: str, **kw) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, timeout=30, cookies={"_pleroma_key": key}, **kw)
+    return http_client(base_url=server.url, timeout=30, cookies={"_pleroma_key": key}, **kw)
 
 
 async def test_read_only_login_session_cannot_use_admin_routes(server):
@@ -369,7 +369,7 @@ async def test_session_state_changes_need_the_csrf_token(server):
 async def test_bearer_and_basic_need_no_csrf_token(server):
     for kw in ({"headers": {"authorization": f"Bearer {server.admin_token}"}}, {"auth": ("admin", "adminpass")},
                {"cookies": {"_pleroma_key": server.admin_token}}):  # a token in the cookie, as before sessions
-        async with httpx.AsyncClient(base_url=server.url, timeout=30, **kw) as c:
+        async with http_client(base_url=server.url, timeout=30, **kw) as c:
             name = f"p{int(time.monotonic() * 1e6)}"
             assert (await c.post(PACK, params={"name": name})).status_code == 200
             assert (await c.get(IMPORT)).status_code == 200

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from emojid.emoji.watcher import Watcher
 from tests.conftest import serving, wait_for
-from tests.helpers import png_bytes, tree, write_pack
+from tests.helpers import http_client, png_bytes, tree, write_pack
 
 V1 = "/api/v1/pleroma"
 WITHIN = 3.0  # a hand edit after a watcher restart: the restart, then a re-read of the store
@@ -289,7 +289,7 @@ async def test_fifos_are_never_opened_for_reading(tmp_path):
         os.mkfifo(broken / "pack.json")
 
     async with serving(tmp_path / "s", prepare=prepare) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=5,
+        async with http_client(base_url=server.url, timeout=5,
                                      limits=httpx.Limits(max_connections=100)) as c:
             # More GETs at once than the server has worker threads.
             answers = await asyncio.gather(*(c.get(f"/emoji/{pack}/x.png")

@@ -22,7 +22,7 @@ import pytest
 from bench.nginx_conf import NGINX, SHIPPED, main_conf, nginx_cmd, on_loopback
 from emojid.http.offload import redirect_target
 from tests.conftest import Server, serving, wait_for
-from tests.helpers import gif_bytes, png_bytes, sha256_upper, write_pack
+from tests.helpers import gif_bytes, http_client, png_bytes, sha256_upper, write_pack
 
 V1 = "/api/v1/pleroma"
 
@@ -41,7 +41,7 @@ class Front:
     url: str
 
     def client(self, **kw) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=30, **kw)
+        return http_client(base_url=self.url, timeout=30, **kw)
 
 
 def prepare(config) -> None:

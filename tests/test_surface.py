@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from emojid.routes import routes
 from tests.conftest import Server, serving
-from tests.helpers import png_bytes, write_pack
+from tests.helpers import http_client, png_bytes, write_pack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -365,7 +365,7 @@ async def _setup(server: Server, refused: str) -> World:
         values["spare_token"] = str(spare["id"])
         app_token = (await c.post("/oauth/token", data={**grant, "grant_type": "client_credentials"})).json()
     tokens = {**server.tokens, "app": app_token["access_token"]}
-    client = httpx.AsyncClient(base_url=server.url, timeout=60, follow_redirects=False)
+    client = http_client(base_url=server.url, timeout=60, follow_redirects=False)
     return World(server, values, tokens, client)
 
 

@@ -24,6 +24,8 @@ import pytest
 import pytest_asyncio
 from PIL import Image, ImageDraw
 
+from tests.helpers import http_client
+
 CHROMIUM = Path(os.environ.get("EMOJID_CHROMIUM", "/usr/bin/chromium"))
 NO_CHROMIUM = f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium (the Debian package)"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -82,7 +84,7 @@ async def log_in(page, name: str = "admin", password: str = "adminpass") -> None
 @contextlib.asynccontextmanager
 async def ui_session(server, name: str = "admin", password: str = "adminpass") -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client logged in through the UI's login form (cookies kept)."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, follow_redirects=False) as client:
+    async with http_client(base_url=server.url, timeout=30, follow_redirects=False) as client:
         r = await client.get("/ui/login")
         r = await client.post("/ui/login", data={"_csrf_token": csrf_of(r.text), "username": name,
                                                  "password": password})

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import Server, serving
+from tests.helpers import http_client
 from tests.ui.conftest import face_png, new_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -50,7 +51,7 @@ async def timed(client: httpx.AsyncClient, path: str, **params) -> tuple[float, 
 
 
 async def test_the_big_pack_page_is_one_page_of_a_few_and_fast(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
+    async with http_client(base_url=server.url, timeout=60) as c:
         page_time, page = await timed(c, "/ui/packs/big")
         api_time, _ = await timed(c, "/api/v1/pleroma/emoji/pack", name="big", page_size=120)
         list_time, listing = await timed(c, "/ui/")

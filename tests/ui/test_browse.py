@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from tests.conftest import Server, serving, wait_for
-from tests.helpers import png_bytes
+from tests.helpers import http_client, png_bytes
 from tests.ui.conftest import demo_packs, log_in, new_page, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -22,7 +21,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
 
 
 async def test_root_redirects_to_the_packs(server, browser):
-    async with httpx.AsyncClient(base_url=server.url) as c:
+    async with http_client(base_url=server.url) as c:
         r = await c.get("/")
     assert r.status_code == 303 and r.headers["location"] == "/ui/"
     page = await new_page(browser, server)

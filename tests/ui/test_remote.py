@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from emojid.emoji.ui.downloads import PHASES
 from tests.conftest import Server, serving, wait_for
+from tests.helpers import http_client
 from tests.ui.conftest import (
     art_pack,
     demo_packs,
@@ -225,7 +225,7 @@ async def test_the_status_of_a_download_is_for_admins(servers):
     async with ui_session(local, "user", "userpass") as user:
         r = await user.get(status_url)
         assert r.status_code == 403 and "phase-" not in r.text
-    async with httpx.AsyncClient(base_url=local.url) as anon:
+    async with http_client(base_url=local.url) as anon:
         r = await anon.get(status_url)
         assert r.status_code == 403
         assert (await anon.get("/ui/remote/downloads/nope")).status_code == 403
@@ -273,7 +273,7 @@ async def test_sync_page_and_sync_now(servers, browser):
     await screenshot(page, "sync")
     # Edited here, the mirror is not overwritten: the job says "conflict".
     async def remote_sha() -> str | None:
-        async with httpx.AsyncClient(base_url=remote.url) as c:
+        async with http_client(base_url=remote.url) as c:
             r = await c.get("/api/v1/pleroma/emoji/pack", params={"name": "hearts"})
         return r.json()["pack"].get("download-sha256")
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 import pyotp
 import pytest
 import pytest_asyncio
@@ -18,7 +17,7 @@ from starlette.requests import Request
 
 from emojid.emoji.ui.session import secure_cookies
 from tests.conftest import Server, serving, wait_for
-from tests.helpers import png_bytes
+from tests.helpers import http_client, png_bytes
 from tests.ui.conftest import art_pack, csrf_of, face_png, new_page, ui_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -51,7 +50,7 @@ def store_state(server: Server) -> dict[str, bytes]:
 
 
 async def test_every_page_sends_the_security_headers(server):
-    async with ui_session(server) as admin, httpx.AsyncClient(base_url=server.url) as anon:
+    async with ui_session(server) as admin, http_client(base_url=server.url) as anon:
         for client in (anon, admin):
             for path in PAGES:
                 r = await client.get(path)
@@ -122,10 +121,10 @@ async def test_forms_without_the_csrf_token_are_refused(server):
 
 
 async def test_the_login_form_needs_its_token_too(server):
-    async with httpx.AsyncClient(base_url=server.url) as c:
+    async with http_client(base_url=server.url) as c:
         r = await c.post("/ui/login", data={"username": "admin", "password": "adminpass"})
         assert r.status_code == 403 and "_pleroma_key" not in r.headers.get("set-cookie", "")
-    async with httpx.AsyncClient(base_url=server.url) as c:
+    async with http_client(base_url=server.url) as c:
         cookie = (await c.get("/ui/login")).headers["set-cookie"].lower()
         assert "emojid_csrf=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
 
@@ -147,7 +146,7 @@ async def test_csrf_refusal_in_the_browser(server, browser):
 
 
 async def test_session_cookie_flags(server):
-    async with httpx.AsyncClient(base_url=server.url) as c:
+    async with http_client(base_url=server.url) as c:
         token = csrf_of((await c.get("/ui/login")).text)
         r = await c.post("/ui/login", data={"_csrf_token": token, "username": "admin", "password": "adminpass"},
                          headers={"x-forwarded-proto": "https"})
@@ -173,7 +172,7 @@ async def test_admin_rights_as_the_api_gives_them(server):
         assert not (server.packs_dir / "by_user").exists()
         r = await user.get("/ui/new-pack")
         assert r.status_code == 403
-    async with httpx.AsyncClient(base_url=server.url) as anon:
+    async with http_client(base_url=server.url) as anon:
         token = csrf_of((await anon.get("/ui/login")).text)
         r = await anon.post("/ui/packs", data={"_csrf_token": token, "name": "by_nobody"})
         assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
@@ -184,7 +183,7 @@ async def test_a_kept_grid_carries_each_viewers_own_token(server):
     """The pack page's grid is rendered once per version of the index and kept: every
     viewer still gets their own CSRF token in it, and only admins get its forms."""
     async with ui_session(server) as first, ui_session(server) as second, \
-            ui_session(server, "user", "userpass") as user, httpx.AsyncClient(base_url=server.url) as anon:
+            ui_session(server, "user", "userpass") as user, http_client(base_url=server.url) as anon:
         pages = [(await client.get("/ui/packs/faces")).text for client in (first, second, first, user, anon)]
         tokens = [set(re.findall(r'name="_csrf_token" value="([^"]+)"', page)) for page in pages]
         assert len(tokens[0]) == 1 and tokens[0] == tokens[2] and len(tokens[1]) == 1 and tokens[0] != tokens[1]
@@ -212,7 +211,7 @@ async def test_a_kept_grid_carries_each_viewers_own_token(server):
 async def test_login_goes_back_only_to_ui_pages(server):
     for target, expected in (("/ui/sync", "/ui/sync"), ("https://evil.example/", "/ui/"),
                              ("//evil.example/ui", "/ui/"), ("/api/v1/instance", "/ui/")):
-        async with httpx.AsyncClient(base_url=server.url) as c:
+        async with http_client(base_url=server.url) as c:
             token = csrf_of((await c.get("/ui/login")).text)
             r = await c.post("/ui/login", data={"_csrf_token": token, "username": "admin",
                                                 "password": "adminpass", "next": target})
@@ -220,7 +219,7 @@ async def test_login_goes_back_only_to_ui_pages(server):
 
 
 async def test_failed_logins_are_throttled_like_every_login(tmp_path: Path):
-    async with serving(tmp_path) as server, httpx.AsyncClient(base_url=server.url) as c:
+    async with serving(tmp_path) as server, http_client(base_url=server.url) as c:
         statuses = []
         for _ in range(12):
             token = csrf_of((await c.get("/ui/login")).text)
@@ -267,7 +266,7 @@ async def test_markup_in_pack_json_is_shown_as_text(server, browser):
     await page.goto("/ui/?q=script")
     await page.get_by_role("img", name=f":{HOSTILE}:").wait_for()
     assert dialogs == []
-    async with httpx.AsyncClient(base_url=server.url) as c:
+    async with http_client(base_url=server.url) as c:
         body = (await c.get("/ui/packs/odd")).text
     assert HOSTILE not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     await page.context.close()

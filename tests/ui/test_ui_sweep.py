@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from emojid.emoji.ui.site import ROUTES
 from tests.conftest import Server, serving
-from tests.helpers import png_bytes, zip_bytes
+from tests.helpers import http_client, png_bytes, zip_bytes
 from tests.ui.conftest import art_pack, csrf_of, face_png
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -66,7 +66,7 @@ async def visitors(server) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, s
     """name -> (client, its CSRF token): nobody, a user, an admin."""
     clients = {}
     for name, login in (("anon", None), ("user", ("user", "userpass")), ("admin", ("admin", "adminpass"))):
-        client = httpx.AsyncClient(base_url=server.url, timeout=60, follow_redirects=False)
+        client = http_client(base_url=server.url, timeout=60, follow_redirects=False)
         token = csrf_of((await client.get("/ui/login")).text)
         if login:
             r = await client.post("/ui/login", data={"_csrf_token": token, "username": login[0],

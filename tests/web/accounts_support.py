@@ -11,6 +11,7 @@ from emojid.auth.accounts import Accounts
 from emojid.migrations import open_database
 from emojid.social.index import SocialIndex
 from tests.conftest import Server
+from tests.helpers import http_client
 
 
 @dataclass
@@ -85,7 +86,7 @@ async def app_token(server: Server, scopes: str = "read write follow push") -> s
 
 
 def basic_client(server: Server, nickname: str, password: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, headers=basic(nickname, password), timeout=30)
+    return http_client(base_url=server.url, headers=basic(nickname, password), timeout=30)
 
 
 async def password_grant(server: Server, nickname: str, password: str) -> httpx.Response:

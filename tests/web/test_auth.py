@@ -7,6 +7,8 @@ import time
 import httpx
 import pytest
 
+from tests.helpers import http_client
+
 CREATE = "/api/v1/pleroma/emoji/pack"
 
 
@@ -19,7 +21,7 @@ def assert_error(r: httpx.Response, status: int) -> dict:
 
 
 async def try_create(server, name: str, **client_kw) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, **client_kw) as c:
+    async with http_client(base_url=server.url, timeout=30, **client_kw) as c:
         return await c.post(CREATE, params={"name": name})
 
 

@@ -8,13 +8,12 @@ import os
 import socket
 from urllib.parse import urlsplit
 
-import httpx
 import uvicorn
 
 from emojid.app import build_app
 from emojid.config import load
 from tests.conftest import serving, wait_for, write_config
-from tests.helpers import gif_bytes, jpeg_bytes, png_bytes, webp_bytes, write_pack
+from tests.helpers import gif_bytes, http_client, jpeg_bytes, png_bytes, webp_bytes, write_pack
 
 V1 = "/api/v1/pleroma"
 
@@ -122,7 +121,7 @@ async def test_urls_use_the_configured_base_url(tmp_path):
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await wait_for(lambda: server.started or task.done())
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+        async with http_client(base_url=f"http://127.0.0.1:{port}") as c:
             r = await c.get("/api/v1/custom_emojis")
             assert r.status_code == 200
             assert r.json()[0]["url"] == "https://emoji.example/emoji/p/e.png"

@@ -506,8 +506,11 @@ async def test_import_from_filesystem(server):
         r = await anon.get(f"{V1}/emoji/pack", params={"name": "listed"})
         assert r.status_code == 200
         assert r.json()["files"] == {"blobby": "blob.png", "kitty": "img/cat.png"}
-        body = await listing(anon)
-        assert set(body["packs"]) == {"already", "listed", "plain"}
+        # The imported packs at once; the one that had its pack.json once the watcher read it.
+        async def all_listed():
+            return set((await listing(anon))["packs"]) == {"already", "listed", "plain"}
+
+        await wait_for(all_listed)
 
         r = await anon.get(f"{V1}/emoji")
         emoji = r.json()
@@ -548,11 +551,13 @@ async def test_archive_contents_and_stability(server):
         r3 = await c.get(f"{OLD}/emoji/packs/archive", params={"name": "zipme"})
         assert r3.content == r1.content
         # The archive is built from disk; the listing is the index's, once the watcher has read the pack.
-        async def listed():
-            return (await listing(c))["packs"].get("zipme")
-
-        sha = (await wait_for(listed))["pack"]["download-sha256"]
+        sha = (await wait_for(lambda: _listed(c, "zipme")))["pack"]["download-sha256"]
         assert sha == sha256_upper(r1.content)
+
+
+async def _listed(client, name: str) -> dict | None:
+    """The pack's entry in the listing, once the watcher has indexed it (None before)."""
+    return (await listing(client))["packs"].get(name)
 
 
 def _archive_ok(client, name: str):
@@ -568,7 +573,8 @@ async def test_archive_follows_an_image_replaced_by_hand(server):
     pack_json = (server.packs_dir / "live" / "pack.json").read_bytes()
     async with server.anon() as c:
         old = (await wait_for(_archive_ok(c, "live"))).content
-        old_sha = (await listing(c))["packs"]["live"]["pack"]["download-sha256"]
+        # The archive is built from disk; the listing is the index's, once the watcher has read the pack.
+        old_sha = (await wait_for(lambda: _listed(c, "live")))["pack"]["download-sha256"]
         assert old_sha == sha256_upper(old)
 
         replacement = png_bytes("green")
@@ -706,6 +712,7 @@ async def test_archive_forbidden_when_a_file_goes_missing(server):
     write_pack(server.packs_dir, "holey", {"a": "a.png", "b": "b.png"}, {"share-files": True})
     async with server.anon() as c:
         await wait_for(_archive_ok(c, "holey"))
+        await wait_for(lambda: _listed(c, "holey"))
         (server.packs_dir / "holey" / "b.png").unlink()
         r = await c.get(f"{V1}/emoji/packs/archive", params={"name": "holey"})
         assert r.status_code == 403

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import socket
 
-import httpx
 import pytest
 import uvicorn
 
 from emojid.app import build_app
 from emojid.config import load
 from tests.conftest import serving
+from tests.helpers import http_client
 
 FEATURES = {"shareable_emoji_packs", "pleroma_emoji_reactions", "custom_emoji_reactions"}
 
@@ -61,7 +61,7 @@ async def running(root, toml: str):
 
 async def test_hrefs_follow_base_url(tmp_path):
     toml = '[server]\nbase_url = "https://emoji.example/"\n[watch]\nenabled = false\n'
-    async with running(tmp_path / "site", toml) as url, httpx.AsyncClient(base_url=url) as c:
+    async with running(tmp_path / "site", toml) as url, http_client(base_url=url) as c:
         links = (await c.get("/.well-known/nodeinfo", headers={"host": "evil.example"})).json()["links"]
         assert [link["href"] for link in links] == [
             "https://emoji.example/nodeinfo/2.0.json", "https://emoji.example/nodeinfo/2.1.json"]
@@ -70,7 +70,7 @@ async def test_hrefs_follow_base_url(tmp_path):
 
 async def test_hrefs_without_base_url_use_host_and_port(tmp_path):
     toml = '[server]\nhost = "127.0.0.1"\nport = 4999\n[watch]\nenabled = false\n'
-    async with running(tmp_path / "site", toml) as url, httpx.AsyncClient(base_url=url) as c:
+    async with running(tmp_path / "site", toml) as url, http_client(base_url=url) as c:
         links = (await c.get("/.well-known/nodeinfo")).json()["links"]
         assert links[0]["href"] == "http://127.0.0.1:4999/nodeinfo/2.0.json"
 

@@ -16,6 +16,7 @@ import pytest
 
 from emojid.auth import ratelimit
 from tests.conftest import serving
+from tests.helpers import http_client
 from tests.web.test_oauth_flow import (
     CALLBACK,
     OOB,
@@ -145,7 +146,7 @@ async def test_settings_need_security_scopes(server):
         assert_error(await c.get("/api/pleroma/accounts/mfa"), 401)
         assert_error(await c.get("/api/v1/pleroma/accounts/mfa/backup_codes"), 401)
     # Basic auth holds every scope.
-    async with httpx.AsyncClient(base_url=server.url, auth=("user", "userpass")) as c:
+    async with http_client(base_url=server.url, auth=("user", "userpass")) as c:
         assert (await c.get("/api/pleroma/accounts/mfa")).json()["settings"]["enabled"] is False
     assert await mfa_settings(server) == {"settings": {"enabled": False, "totp": False}}
 

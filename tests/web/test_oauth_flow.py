@@ -18,6 +18,7 @@ import pytest
 from emojid.auth import ratelimit
 from emojid.auth.login import csrf_token
 from tests.conftest import serving
+from tests.helpers import http_client
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 CALLBACK = "https://app.example/callback?from=emojid"
@@ -73,7 +74,7 @@ def login_form(app: dict, name: str = "admin", password: str = "adminpass", redi
 
 
 def browser(server) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, timeout=30, follow_redirects=False)
+    return http_client(base_url=server.url, timeout=30, follow_redirects=False)
 
 
 def code_from(r: httpx.Response, redirect_uri: str = CALLBACK, state: str | None = "st8") -> str:
@@ -110,7 +111,7 @@ async def password_grant(server, app: dict, username: str = "admin", password: s
 
 async def whoami(server, **client_kw) -> int:
     """The status of an authenticated read: 200 with working credentials."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, **client_kw) as c:
+    async with http_client(base_url=server.url, timeout=30, **client_kw) as c:
         return (await c.get("/api/oauth_tokens")).status_code
 
 
@@ -359,7 +360,7 @@ async def test_session_is_credentials_until_deleted(server):
         key, _ = session_cookie(await c.post("/oauth/authorize", data=login_form(app, scope="read write admin")))
     jar = {"cookies": {"_pleroma_key": key}}
     csrf = {"x-csrf-token": csrf_token(key)}
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, **jar) as c:
+    async with http_client(base_url=server.url, timeout=30, **jar) as c:
         # The session speaks for the admin account with the scopes its login granted;
         # a state change from a cookie needs the session's CSRF token.
         assert_error(await c.post(PACK, params={"name": "no_token"}), 403, "Invalid or missing CSRF token.")
@@ -555,7 +556,7 @@ async def test_failures_throttle_the_address(strict_server):
         html(r, 401)
         assert_error(await c.post("/oauth/authorize", data=login_form(app), headers=here), 429, "Throttled")
     assert_error(await password_grant(server, app, headers=here), 429)
-    async with httpx.AsyncClient(base_url=server.url, auth=("user", "userpass"), headers=here) as c:
+    async with http_client(base_url=server.url, auth=("user", "userpass"), headers=here) as c:
         assert_error(await c.get("/api/oauth_tokens"), 429)
     # Elsewhere, the same accounts log in.
     assert (await password_grant(server, app, headers={"x-forwarded-for": "198.51.100.1"})).status_code == 200
