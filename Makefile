@@ -19,7 +19,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check emojid tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n auto
+	# One worker more than CPUs: tests also wait (sockets, Chromium, servers in subprocesses).
+	$(BIN)/python -m pytest -n $$(( $$(nproc) + 1 ))
 
 # Schemathesis for longer: FUZZ_EXAMPLES per operation (default 100), negative data too, every phase.
 fuzz: $(STAMP)

@@ -18,11 +18,13 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from emojid import __version__
 from emojid.auth.index import AuthIndex
 from emojid.cli import cli
 from emojid.config import load
 from emojid.emoji.index import EmojiIndex
 from emojid.migrations import open_database
+from tests import zygote
 from tests.helpers import png_bytes, write_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,10 +330,17 @@ def clean_env_os() -> dict[str, str]:
 
 
 def emojid(config: Path | None, *args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """The console script in a subprocess: stdin a pipe (`input`) or nothing, stdout and stderr pipes."""
+    """The command in a process of its own, forked off tests.zygote (the console script's
+    imports done once): stdin `input` or empty, stdout and stderr captured."""
     argv = [str(EMOJID), *(["--config", str(config)] if config else []), *args]
-    return subprocess.run(argv, input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=120, env=clean_env_os() | env)
+    return zygote.runner().run(argv, clean_env_os() | env, input=input)
+
+
+def console_script(config: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script itself, in a fresh interpreter (what emojid() stands in for)."""
+    argv = [str(EMOJID), *(["--config", str(config)] if config else []), *args]
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                          env=clean_env_os())
 
 
 def on_pty(argv: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]] | None = None,
@@ -387,10 +396,12 @@ def refused(proc: subprocess.CompletedProcess[str], code: int | None = None) -> 
     return lines[0]
 
 
-def test_real_process_error_has_no_traceback(tmp_path):
+def test_the_console_script_itself(tmp_path):
+    """What emojid() forks off the zygote, run as installed: an answer, and an error with
+    no traceback."""
+    assert done(console_script(None, "--version")) == f"emojid, version {__version__}\n"
     config = write_config(tmp_path, '[server]\nport = "x"\n')
-    proc = subprocess.run([str(EMOJID), "--config", str(config), "pack", "list"],
-                          capture_output=True, text=True, timeout=60, env=clean_env_os())
+    proc = console_script(config, "pack", "list")
     assert proc.returncode != 0
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [proc.stderr.strip()]

@@ -8,14 +8,11 @@ server is a real process, killed at moments spread over measured durations."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,97 +33,14 @@ from tests.test_hardening_crash import (
     leftovers,
     upload,
 )
+from tests.zygote import Forked, Zygote
 
 TRIALS = 20
 
-# Starting `emojid serve` costs about a second, mostly imports: forty restarts would be most
-# of this file's time. A zygote imports emojid once and forks each server off it; each is
-# still a process of its own that runs the `emojid serve` command from its start (its
-# config read, its store swept and reconciled) and dies by SIGKILL like any other.
-ZYGOTE = textwrap.dedent("""
-    import json, os, signal, sys, traceback
-    import emojid.app, emojid.cli, emojid.cli.daemon
-    # The kernel reaps the servers: a killed one is gone at once (a zombie's pid would look
-    # alive to the start-up sweep, which removes only the temp files of dead processes).
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    for line in sys.stdin:
-        argv, env, log = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            fd = os.open(log, os.O_WRONLY | os.O_APPEND)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            os.environ.clear()
-            os.environ.update(env)
-            sys.argv = argv
-            code = 1
-            try:
-                emojid.cli.main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        print(pid, flush=True)
-""")
-
-
-class Forked:
-    """A server forked off the zygote, through the part of Popen's interface Serve uses."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-
-    def poll(self) -> int | None:
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return -1  # gone (and reaped); its exit status went to the zygote
-        return None
-
-    def send_signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(str(self.pid), timeout)
-            time.sleep(0.002)
-        return code
-
-
-class Zygote:
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-
-    def spawn(self, argv: list[str], env: dict[str, str], log: Path) -> Forked:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps([argv, env, str(log)]) + "\n")
-        self.process.stdin.flush()
-        return Forked(int(self.process.stdout.readline()))
-
-    def close(self) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.close()
-        self.process.wait(10)
-        self.process.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def zygote() -> Iterator[Zygote]:
-    started = Zygote()
+    # forty restarts of `emojid serve`, each ~1 s of imports as a fresh process
+    started = Zygote("spawn")
     yield started
     started.close()
 
