@@ -163,7 +163,7 @@ async def admin_post(url: str, token: str, path: str, **kw) -> httpx.Response | 
 
 
 async def test_kill_9_during_remote_downloads(tmp_path, zygote):
-    async with serving(tmp_path / "remote", prepare=lambda c: remote_pack(c.packs_dir, "big", 200)) as remote:
+    async with serving(tmp_path / "remote", prepare=lambda c: remote_pack(c.packs_dir, "big", 80)) as remote:
         await run_download_trials(tmp_path / "local", remote, zygote)
 
 
@@ -275,7 +275,7 @@ async def bump(remote: Server, version: int) -> dict[str, dict[str, bytes] | Non
 async def test_kill_9_during_sync_passes(tmp_path, zygote):
     def prepare(config):
         for name in MIRRORED:
-            remote_pack(config.packs_dir, name, 60, version=MIRRORED.index(name))
+            remote_pack(config.packs_dir, name, 24, version=MIRRORED.index(name))
 
     async with serving(tmp_path / "remote", prepare=prepare) as remote:
         await run_sync_trials(tmp_path / "local", remote, zygote)
