@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Bytecode lets the suite's many Python processes (workers, servers, CLI commands) skip
+# compiling emojid and the tests each time: PYTHONDONTWRITEBYTECODE set in the
+# environment would make every one of them compile it all again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test fuzz bench clean
 

@@ -19,6 +19,22 @@ import sqlite_utils
 T = TypeVar("T")
 
 
+def run_script(db: sqlite_utils.Database, sql: str) -> None:
+    """Each statement of `sql` in turn: db.executescript inside a transaction (as every
+    migration runs) tests each character for the end of a statement, rejoining the text
+    each time; a new database took 70 ms, most of it there. Split at each `;` instead,
+    kept only where SQLite says a statement is complete (not in a string, a comment or
+    a trigger's body)."""
+    statement = ""
+    for piece in sql.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            db.conn.execute(statement)
+            statement = ""
+    if statement[:-1].strip():
+        db.conn.execute(statement[:-1])
+
+
 class Database:
     def __init__(self, path: Path, migrations: sqlite_utils.Migrations) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

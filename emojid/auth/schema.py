@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from emojid.db import run_script
+
 
 def m0002_accounts(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE accounts (
             id TEXT PRIMARY KEY,
@@ -49,7 +52,8 @@ def m0002_accounts(db: sqlite_utils.Database) -> None:
 def m0005_oauth_sessions_mfa(db: sqlite_utils.Database) -> None:
     # Every secret here (codes, session keys, MFA tokens, backup codes) is stored
     # as a SHA256 digest only. The TOTP secret cannot be: verifying needs it.
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE oauth_codes (
             id TEXT PRIMARY KEY,

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from emojid.db import run_script
+
 
 def m0001_packs(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE packs (
             name TEXT PRIMARY KEY,
@@ -52,7 +55,8 @@ def m0001_packs(db: sqlite_utils.Database) -> None:
 
 
 def m0003_mirrors(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE mirrors (
             pack TEXT PRIMARY KEY,           -- the local pack name
@@ -68,7 +72,8 @@ def m0003_mirrors(db: sqlite_utils.Database) -> None:
 
 
 def m0004_sync_jobs(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE sync_jobs (
             url TEXT PRIMARY KEY,
@@ -88,7 +93,8 @@ def m0004_sync_jobs(db: sqlite_utils.Database) -> None:
 def m0009_loose_folders(db: sqlite_utils.Database) -> None:
     # Folders without pack.json: in the global emoji lists as Pleroma's loader
     # reads them, never in the pack API until imported. Derived, like packs.
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE loose_folders (
             name TEXT PRIMARY KEY,
@@ -111,7 +117,8 @@ def m0010_emoji_files(db: sqlite_utils.Database) -> None:
     # Facts about every file of every pack (and folder without pack.json), read when the
     # pack is indexed and kept while size and mtime_ns stay: lint and the static frames
     # read them here instead of opening 100k images again. Derived, like packs.
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE emoji_files (
             pack TEXT NOT NULL,              -- the pack (or folder without pack.json)
@@ -137,7 +144,8 @@ def m0011_interchange(db: sqlite_utils.Database) -> None:
     # The search tables are kept by triggers on emoji and loose_emoji, so every path that
     # writes those rows (refresh, reindex, removal) keeps them current in the same
     # transaction. Their keys are INTEGER PRIMARY KEYs: a VACUUM keeps them.
-    db.executescript(
+    run_script(
+        db,
         """
         ALTER TABLE emoji ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
 

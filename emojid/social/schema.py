@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from emojid.db import run_script
+
 
 def m0006_account_area(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         -- One row per local account that has changed anything; absent = defaults.
         CREATE TABLE profiles (
@@ -125,7 +128,8 @@ def m0006_account_area(db: sqlite_utils.Database) -> None:
 def m0007_statuses(db: sqlite_utils.Database) -> None:
     # Ids are new_id() numbers kept as INTEGER so they sort and page as numbers;
     # the API always writes them as strings.
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE statuses (
             id INTEGER PRIMARY KEY,
@@ -233,7 +237,8 @@ def m0007_statuses(db: sqlite_utils.Database) -> None:
 
 
 def m0008_events_area(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(
+        db,
         """
         CREATE TABLE bookmark_folders (
             id TEXT PRIMARY KEY,
