@@ -13,7 +13,9 @@ unexport PYTHONDONTWRITEBYTECODE
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# --no-compile: pip would byte-compile every installed file (~15 s); Python compiles
+	# what is imported, once, on first use (see unexport above).
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

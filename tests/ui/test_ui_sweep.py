@@ -119,15 +119,18 @@ async def test_route(server, visitors, method, template):
         paths = [p.replace("{" + param + "}", value) for p in paths for value in PATH_VALUES]
     for name, (client, token) in visitors.items():
         for path in paths:
+            # Every hostile query string and body on the plausible path (the first); the
+            # hostile paths with the first few, which is all a refused path reads.
+            plausible = path == paths[0]
             if method == "GET":
-                for query in QUERIES:
+                for query in QUERIES if plausible else QUERIES[:3]:
                     problems += problems_with(await client.get(path, params=query))
                 continue
             before = store_state(server)
             statuses = []
             # Logging out with a good token would end the visitor's session for the routes after.
             tokens = (False,) if template == "/ui/logout" and name != "anon" else (False, True)
-            for body in BODIES:
+            for body in BODIES if plausible else BODIES[:3]:
                 for with_token in tokens:
                     kwargs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body.items()}
                     if with_token and "data" in kwargs:
