@@ -904,6 +904,12 @@ def bench_attacks() -> None:
     attacks.bench_attacks(sys.modules[__name__])
 
 
+def bench_scale() -> None:
+    import scale  # bench/scale.py: the same figures at 18,200 and 101,000 emoji
+
+    scale.bench_scale(sys.modules[__name__])
+
+
 def bench_ui() -> None:
     import ui  # bench/ui.py: the web UI's pages beside their JSON twins
 
@@ -920,6 +926,7 @@ SECTIONS = {
     "load": bench_load,
     "attacks": bench_attacks,
     "ui": bench_ui,
+    "scale": bench_scale,
 }
 
 
