@@ -31,6 +31,7 @@ from pathlib import Path
 import gen_corpus as gc
 import httpx
 import nginx_conf
+import procs
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))
 CONNECTIONS = 64
@@ -216,13 +217,7 @@ class Nginx:
     def stop(self) -> None:
         if getattr(self, "rss", None):
             self.rss.stop()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc)
 
 
 # -- the section ----------------------------------------------------------------------

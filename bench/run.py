@@ -38,6 +38,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen_corpus as gc  # noqa: E402
+import procs  # noqa: E402
 
 CORPUS = gc.CORPUS
 SMALL = gc.SMALL
@@ -253,13 +254,7 @@ class StaticServer:
         raise BenchError("python -m http.server did not start")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc)
 
 
 # -- corpus upkeep -------------------------------------------------------------
@@ -567,15 +562,20 @@ def emojid_cli(config: Path, *args: str, timeout: float = 1800) -> subprocess.Co
                           text=True, timeout=timeout)
 
 
-def bench_lint(client: httpx.Client, config: Path) -> None:
-    say("== lint (reads the index: no image decoded) ==")
-    done = emojid_cli(config, "user", "create", "benchlint", "--password", "bench-lint-password", "--admin")
+def admin_headers(config: Path, name: str) -> dict[str, str]:
+    """A `read admin` bearer token of admin `name` (created if missing) in `config`'s database."""
+    done = emojid_cli(config, "user", "create", name, "--password", f"{name}-password", "--admin")
     if done.returncode != 0 and "already" not in done.stderr:
         raise BenchError(f"emojid user create failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
-    done = emojid_cli(config, "token", "create", "benchlint", "--scopes", "read admin")
+    done = emojid_cli(config, "token", "create", name, "--scopes", "read admin")
     if done.returncode != 0 or not done.stdout.strip():
         raise BenchError(f"emojid token create failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
-    headers = {"authorization": f"Bearer {done.stdout.strip()}"}
+    return {"authorization": f"Bearer {done.stdout.strip()}"}
+
+
+def bench_lint(client: httpx.Client, config: Path) -> None:
+    say("== lint (reads the index: no image decoded) ==")
+    headers = admin_headers(config, "benchlint")
     times = []
     for _ in range(3):
         elapsed, r = get(client, LINT, headers=headers, timeout=600)

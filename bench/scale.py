@@ -51,19 +51,9 @@ def first_full_listing(run: ModuleType, base: str, packs: int, deadline: float) 
     raise run.BenchError(f"{base}: no full listing of {packs} packs in time")
 
 
-def admin_token(run: ModuleType, config: Path) -> dict[str, str]:
-    done = run.emojid_cli(config, "user", "create", "benchscale", "--password", "bench-scale-password", "--admin")
-    if done.returncode != 0 and "already" not in done.stderr:
-        raise run.BenchError(f"emojid user create failed: {done.stderr.strip()[-500:]}")
-    done = run.emojid_cli(config, "token", "create", "benchscale", "--scopes", "read admin")
-    if done.returncode != 0:
-        raise run.BenchError(f"emojid token create failed: {done.stderr.strip()[-500:]}")
-    return {"authorization": f"Bearer {done.stdout.strip()}"}
-
-
 def measure(run: ModuleType, config: Path, label: str, packs: int, emoji: int) -> dict[str, float]:
     """Start, listing, show, search (seconds) and lint (seconds per 1,000 emoji)."""
-    headers = admin_token(run, config)
+    headers = run.admin_headers(config, "benchscale")
     server = run.Server(config, f"scale-{label}")
     server.start()
     first_full_listing(run, server.base, packs, time.monotonic() + 900)  # the index, built or brought up to date

@@ -329,17 +329,19 @@ def clean_env_os() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EMOJID_")}
 
 
+def _argv(config: Path | None, args: tuple[str, ...]) -> list[str]:
+    return [str(EMOJID), *(["--config", str(config)] if config else []), *args]
+
+
 def emojid(config: Path | None, *args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """The command in a process of its own, forked off tests.zygote (the console script's
     imports done once): stdin `input` or empty, stdout and stderr captured."""
-    argv = [str(EMOJID), *(["--config", str(config)] if config else []), *args]
-    return zygote.runner().run(argv, clean_env_os() | env, input=input)
+    return zygote.runner().run(_argv(config, args), clean_env_os() | env, input=input)
 
 
 def console_script(config: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     """The installed console script itself, in a fresh interpreter (what emojid() stands in for)."""
-    argv = [str(EMOJID), *(["--config", str(config)] if config else []), *args]
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    return subprocess.run(_argv(config, args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
                           env=clean_env_os())
 
 
