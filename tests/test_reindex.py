@@ -238,6 +238,13 @@ def test_a_second_reindex_reads_only_what_changed(tmp_path):
         # A recorded row whose file kept its size and mtime stays as it is: not read again.
         with sqlite3.connect(reindexed.config.database_path) as conn:
             conn.execute("UPDATE emoji_files SET sha256 = 'kept' WHERE pack = 'pack0' AND filename = '0_rgb.png'")
+            # A pack row or emoji row that is not what the folder says is written again.
+            conn.execute("UPDATE emoji SET filename = 'elsewhere.png' WHERE pack = 'pack2' AND shortcode = 'p2_0_rgb_png'")
+            conn.execute("UPDATE packs SET meta = '{}' WHERE name = 'pack3'")
+        doc = json.loads((packs / "pack1" / "pack.json").read_text())
+        doc["pack"]["description"] = "described again"
+        del doc["files"]["p1_0_gray_png"]
+        (packs / "pack1" / "pack.json").write_text(json.dumps(doc))
         (packs / "pack1" / "0_rgba.png").write_bytes(png_bytes("blue", size=40))  # changed
         (packs / "pack2" / "1_rgb.png").unlink()  # gone
         (packs / "pack3" / "new.png").write_bytes(animated("PNG", 22))  # new, unlisted
@@ -246,7 +253,11 @@ def test_a_second_reindex_reads_only_what_changed(tmp_path):
         assert reindexed.index.generation() > generation
 
         refresh_each(refreshed)
-        expected = {(r[0], r[1]): r for r in tables(refreshed)["facts"]}
+        everything = tables(refreshed)
+        assert {k: v for k, v in tables(reindexed).items() if k != "facts"} == {
+            k: v for k, v in everything.items() if k != "facts"}
+        assert ("pack1", "p1_0_gray_png", "0_gray.png", "[]", "{}") not in everything["emoji"]
+        expected = {(r[0], r[1]): r for r in everything["facts"]}
         got = {(r[0], r[1]): r for r in tables(reindexed)["facts"]}
         assert got.pop(("pack0", "0_rgb.png"))[4] == "kept"
         assert expected.pop(("pack0", "0_rgb.png"))
@@ -260,8 +271,8 @@ def test_a_second_reindex_reads_only_what_changed(tmp_path):
 
 
 def test_big_folders_are_shared_out_among_the_workers(tmp_path):
-    """Read in workers, each folder split past a few files: the same reads as in-process,
-    in the same order."""
+    """Read in workers, each folder split past a few files: the same reads as in-process
+    (in the order they are done, folders after a big one not waiting for it)."""
     service = service_for(tmp_path / "s")
     try:
         fill_store(service.config.packs_dir)
@@ -270,8 +281,8 @@ def test_big_folders_are_shared_out_among_the_workers(tmp_path):
         tasks = [(PACK, n, {}) for n in store.pack_names()] + [(LOOSE, n, {}) for n in store.loose_names()]
 
         def summary(reads):
-            return [(r.kind, r.name, r.pack and r.pack.fingerprint, r.error, r.loose and r.loose.files,
-                     r.rows and sorted(r.rows), r.kept, r.pending) for r in reads]
+            return sorted((r.kind, r.name, r.pack and r.pack.fingerprint, r.error, r.loose and r.loose.files,
+                           r.rows and sorted(r.rows), r.kept, r.pending) for r in reads)
 
         alone = summary(read_folders(reader, tasks, pool_after_files=0, workers=1))
         assert summary(read_folders(reader, tasks, pool_after_files=3, workers=2, split_files=7)) == alone

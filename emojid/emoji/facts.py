@@ -33,10 +33,11 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image, ImageFile, PngImagePlugin
 
+from emojid.emoji.folder_scan import FolderScan
 from emojid.emoji.index.files import NOT_AN_IMAGE, WRONG_EXTENSION, FactsRow, FileFacts
 from emojid.emoji.names import extension, is_text
 from emojid.emoji.store import EMOJI_TXT, PACK_JSON, LooseFolder, Pack, PackStore, PackUnreadable
@@ -159,14 +160,15 @@ def _png_header(data: bytes) -> Header | None:
         if pos + 8 > end:
             return None
         length, cid = _CHUNK.unpack_from(data, pos)
-        if not PngImagePlugin.is_cid(cid):
-            return None
         if cid == b"IDAT":
             break
+        if not PngImagePlugin.is_cid(cid):
+            return None
         body = pos + 8
         if body + length + 4 > end:
             return None
-        if zlib.crc32(data[body:body + length], zlib.crc32(cid)) != _CRC.unpack_from(data, body + length)[0]:
+        # The CRC covers the chunk's type and data, which follow each other.
+        if zlib.crc32(data[pos + 4:body + length]) != _CRC.unpack_from(data, body + length)[0]:
             return None
         if mode is None:
             if cid != b"IHDR" or length < 13 or data[body + 11]:
@@ -200,30 +202,22 @@ def pack_files(store: PackStore, name: str, listed: Iterable[str],
 
 
 def _folder_files(store: PackStore, name: str, listed: Iterable[str], extensions: Iterable[str],
-                  lstat: bool) -> dict[str, tuple[str, os.stat_result | None]]:
+                  lstat: bool, scan: FolderScan | None = None) -> dict[str, tuple[str, os.stat_result | None]]:
     """pack_files; without `lstat`, the files the folder listing says are regular come
-    without a stat (None): read_row takes their fstat, one system call fewer per file."""
+    without a stat (None): read_row takes their fstat, one system call fewer per file.
+    `scan`: the folder's listing, when the pack was read with it."""
     wanted = set(extensions)
     listed = set(listed)
-    top = str(store.pack_dir(name))
+    scan = scan or FolderScan(store.pack_dir(name))
     found: dict[str, tuple[str, os.stat_result | None]] = {}
-    pending = [("", top)]
-    while pending:
-        prefix, directory = pending.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith(".") or not is_text(entry.name):
+    for folder, entries in scan.folders():
+        for entry_name, entry in entries.items():
+            rel = folder + entry_name
+            if entry_name.startswith(".") or not is_text(entry_name):
                 continue  # hidden, ours (.tmp-), or a name the store reports
-            rel = prefix + entry.name
+            if rel not in listed and (extension(entry_name) not in wanted or rel in (PACK_JSON, EMOJI_TXT)):
+                continue
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((rel + "/", entry.path))
-                    continue
-                if rel not in listed and (extension(rel) not in wanted or rel in (PACK_JSON, EMOJI_TXT)):
-                    continue
                 if not lstat:
                     if entry.is_file(follow_symlinks=False):  # the listing's file type: no stat
                         found[rel] = (entry.path, None)
@@ -322,10 +316,14 @@ class FolderReader:
         left when it runs out are `pending`."""
         kind, name, stamps = task
         result = FolderRead(kind, name)
+        try:
+            scan = FolderScan(self.store.pack_dir(name))  # one listing for the pack and its files
+        except EmojidError:
+            return result  # not a valid pack name: never a pack
         listed: Iterable[str]
         if kind == PACK:
             try:
-                result.pack = self.store.load(name)
+                result.pack = self.store.load(name, scan)
             except PackUnreadable as exc:
                 result.error = str(exc)  # its facts stay those of its last good state
                 return result
@@ -338,7 +336,7 @@ class FolderReader:
                 return result
             listed = result.loose.files.values()
         # Without facts recorded (a first index) nothing can be kept: no stat before the read.
-        files = _folder_files(self.store, name, listed, self.extensions, lstat=bool(stamps))
+        files = _folder_files(self.store, name, listed, self.extensions, lstat=bool(stamps), scan=scan)
         todo: list[FileToRead] = []
         for rel, (path, st) in sorted(files.items()):
             if st is not None and stamps.get(rel) == (st.st_size, st.st_mtime_ns):
@@ -390,6 +388,9 @@ def _start_worker(reader: FolderReader) -> None:
     # Ctrl-C is the parent's to handle (it stops the pool); a parent killed outright must
     # not leave its workers waiting for tasks forever.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Below the parent, whose one writer thread is what reindex waits for at the end (the
+    # workers fill whatever CPU it leaves), and below a server running beside the CLI.
+    os.nice(10)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
@@ -440,11 +441,12 @@ def _chunks(items: Sequence[T], workers: int, most: int) -> list[Sequence[T]]:
 
 def read_folders(reader: FolderReader, tasks: Sequence[Task], pool_after_files: int,
                  workers: int | None = None, split_files: int = SPLIT_FILES) -> Iterator[FolderRead]:
-    """Each task's FolderRead, in the tasks' order. In this process until `pool_after_files`
+    """Each task's FolderRead, as it is done. In this process until `pool_after_files`
     files (or POOL_AFTER_BYTES) were read (0: none), then the rest in a pool of `workers`
     processes (default: one per CPU), chunks of folders; the files left of a big folder
-    (past the budget here, past `split_files` in a worker) are shared out among the workers.
-    A small store never pays for the pool; one CPU never starts one."""
+    (past the budget here, past `split_files` in a worker) are shared out among the workers,
+    and the folders after it come meanwhile. A small store never pays for the pool; one CPU
+    never starts one."""
     workers = workers_available() if workers is None else workers
     budget = [pool_after_files, POOL_AFTER_BYTES] if workers > 1 else None
     done = 0
@@ -462,35 +464,63 @@ def read_folders(reader: FolderReader, tasks: Sequence[Task], pool_after_files: 
     # files and run the reader (no database, no threads, no terminal: see _start_worker).
     pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                                   initializer=_start_worker, initargs=(reader,))
-
-    def share_out(result: FolderRead) -> list[concurrent.futures.Future[list[FactsRow]]]:
-        parts = [pool.submit(FolderReader.read_files, result.name, chunk)
-                 for chunk in _chunks(result.pending, workers, 256)]
-        result.pending = []
-        return parts
-
-    # A few chunks of folders in flight, not all: files shared out run soon after.
+    # A few chunks of folders in flight, not all.
     chunks = iter(_chunks(tasks[done:], workers, 16))
-    queue: collections.deque[concurrent.futures.Future[list[FolderRead]]] = collections.deque()
+    reading: set[concurrent.futures.Future[list[FolderRead]]] = set()
+    # Folders whose files were shared out: how many parts, and those handed to the pool.
+    shared: dict[int, tuple[FolderRead, int, list[concurrent.futures.Future[list[FactsRow]]]]] = {}
+    # Parts not handed out yet. They wait for the folders not read yet: those come back
+    # with many rows for the caller to write meanwhile, a big folder's parts with few.
+    later: collections.deque[tuple[list[concurrent.futures.Future[list[FactsRow]]], str,
+                                   Sequence[FileToRead]]] = collections.deque()
+    parts_out: set[concurrent.futures.Future[list[FactsRow]]] = set()
 
-    def top_up() -> None:
-        while len(queue) < 2 * workers and (chunk := next(chunks, None)) is not None:
-            queue.append(pool.submit(_read_chunk, list(chunk), split_files))
+    def share_out(result: FolderRead) -> None:
+        parts: list[concurrent.futures.Future[list[FactsRow]]] = []
+        pieces = _chunks(result.pending, workers, 256)
+        later.extend((parts, result.name, piece) for piece in pieces)
+        shared[id(result)] = (result, len(pieces), parts)
+        result.pending = []
+
+    def hand_out() -> None:
+        while len(reading) + len(parts_out) < 2 * workers:
+            if (chunk := next(chunks, None)) is not None:
+                reading.add(pool.submit(_read_chunk, list(chunk), split_files))
+            elif later:
+                parts, name, piece = later.popleft()
+                parts.append(pool.submit(FolderReader.read_files, name, piece))
+                parts_out.add(parts[-1])
+            else:
+                return
+
+    def finished(result: FolderRead) -> FolderRead:
+        for record in result.logs:
+            logging.getLogger(record.name).handle(record)
+        return result
 
     try:
-        results = [partial] if partial is not None else []
+        if partial is not None:
+            share_out(partial)
         while True:
-            shared = {id(result): share_out(result) for result in results if result.pending}
-            top_up()
-            for result in results:
-                for record in result.logs:
-                    logging.getLogger(record.name).handle(record)
-                for part in shared.get(id(result), ()):
-                    assert result.rows is not None
-                    result.rows += part.result()
-                yield result
-            if not queue:
+            hand_out()
+            if not reading and not parts_out:
                 return
-            results = queue.popleft().result()
+            waited: set[concurrent.futures.Future[Any]] = {*reading, *parts_out}
+            concurrent.futures.wait(waited, return_when=concurrent.futures.FIRST_COMPLETED)
+            parts_out.difference_update([f for f in parts_out if f.done()])
+            for future in [f for f in reading if f.done()]:
+                reading.discard(future)
+                for result in future.result():
+                    if result.pending:
+                        share_out(result)
+                    else:
+                        yield finished(result)
+            for key, (result, count, parts) in list(shared.items()):
+                if len(parts) == count and all(part.done() for part in parts):
+                    del shared[key]
+                    assert result.rows is not None
+                    for part in parts:  # in the folder's order
+                        result.rows += part.result()
+                    yield finished(result)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

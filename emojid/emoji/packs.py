@@ -9,7 +9,10 @@ changed them. Archives are built once per pack version into cache_dir.
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -18,7 +21,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import anyio.to_thread
 
@@ -46,14 +49,25 @@ from emojid.errors import (
     Unprocessable,
 )
 from emojid.files import left_by_dead_process
-from emojid.http.uploads import Upload
 from emojid.ids import now_iso
 from emojid.images import verify_image
 from emojid.progress import Meters, metered
 
+if TYPE_CHECKING:  # the type only: the CLI does not load the HTTP side for reindex
+    from emojid.http.uploads import Upload
+
 log = logging.getLogger("emojid.packs")
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class _ReindexBatch:
+    """Folders read by reindex_sync and not written yet."""
+
+    packs: list[Pack] = dataclasses.field(default_factory=list)
+    facts: list[tuple[str, list[FactsRow], list[str]]] = dataclasses.field(default_factory=list)
+    files: int = 0
 
 
 class PackService:
@@ -153,8 +167,8 @@ class PackService:
 
         return await anyio.to_thread.run_sync(locked)
 
-    # Reindex writes the facts of this many files per transaction (~0.2 s): few commits,
-    # and the database free for the server's writes in between.
+    # Reindex writes the facts and packs of this many files per transaction (~0.3 s): few
+    # commits, and the database free for the server's writes in between.
     _FACTS_BATCH = 20000
 
     def reindex_sync(self, progress: Meters | None = None, pool_after_files: int = POOL_AFTER_FILES) -> int:
@@ -162,9 +176,10 @@ class PackService:
 
         Each folder is read as refresh_sync reads it (pack.json, the facts of its files,
         kept where size and mtime_ns are the same), past `pool_after_files` files by a
-        pool of worker processes (`read_folders`); this process writes the facts as they
-        come, a batch per transaction, then the pack tables in one (`replace_all`)."""
-        packs: list[Pack] = []
+        pool of worker processes (`read_folders`); this process writes what they read as
+        it comes, a batch of folders at a time (`_write_batch`), then drops what is gone
+        (`finish_reindex`). A reader meanwhile sees each pack as it was or as it is."""
+        packs: list[str] = []
         errors: dict[str, str] = {}
         loose: list[LooseFolder] = []
         names = self.store.pack_names()
@@ -172,36 +187,49 @@ class PackService:
         tasks: list[Task] = [(PACK, n, stamps.get(n, {})) for n in names]
         tasks += [(LOOSE, n, stamps.get(n, {})) for n in self.store.loose_names()]
         reader = FolderReader(self.store, self.config.emoji.allowed_extensions, self.config.emoji.shortcode_pattern)
-        batch: list[tuple[str, list[FactsRow], list[str]]] = []
-        batch_rows = 0
-        with metered(progress, "Reading packs", "packs") as meter:
-            for done, read in enumerate(read_folders(reader, tasks, pool_after_files), 1):
+        batch = _ReindexBatch()
+        packs_done = 0
+        # The writes run in a thread of their own (SQLite lets go of the GIL): this one
+        # goes on handing folders to the workers meanwhile. At most two batches wait.
+        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reindex-writer")
+        written: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+        with writer, metered(progress, "Reading packs", "packs") as meter:
+            for read in read_folders(reader, tasks, pool_after_files):
                 if read.pack is not None:
-                    packs.append(read.pack)
+                    packs.append(read.name)
+                    batch.packs.append(read.pack)
                 elif read.error is not None:
                     errors[read.name] = read.error
                 elif read.loose is not None:
                     loose.append(read.loose)
                 if read.rows is not None:
-                    batch.append((read.name, read.rows, read.kept))
-                    batch_rows += read.files
-                    if batch_rows >= self._FACTS_BATCH:
-                        self._put_facts_batch(batch)
-                        batch, batch_rows = [], 0
-                if meter is not None and read.kind == PACK:
-                    meter(done, len(names))
-        self._put_facts_batch(batch)
-        self.index.prune_file_facts({p.name for p in packs} | set(errors) | {f.name for f in loose})
-        count = self.index.replace_all(packs, errors, loose)
+                    batch.facts.append((read.name, read.rows, read.kept))
+                    batch.files += read.files
+                if batch.files >= self._FACTS_BATCH:
+                    if len(written) == 2:
+                        written.popleft().result()
+                    written.append(writer.submit(self._write_batch, batch))
+                    batch = _ReindexBatch()
+                if read.kind == PACK:
+                    packs_done += 1
+                    if meter is not None:
+                        meter(packs_done, len(names))
+            written.append(writer.submit(self._write_batch, batch))
+            for future in written:
+                future.result()
+        self.index.prune_file_facts({*packs, *errors, *(f.name for f in loose)})
+        count = self.index.finish_reindex(packs, errors, loose)
         for name in self.store.odd_folders():
             self._not_a_pack(name, self.store.folder_problem(name) or "not a pack")
         return count
 
-    def _put_facts_batch(self, batch: list[tuple[str, list[FactsRow], list[str]]]) -> None:
-        """The facts of a batch of folders read by reindex_sync, in one transaction."""
-        if batch:
-            for old, new in self.index.put_folders_facts(batch):
+    def _write_batch(self, batch: _ReindexBatch) -> None:
+        """What reindex_sync read of a batch of folders: file facts, then pack rows, a
+        transaction each, while the workers read on."""
+        if batch.facts:
+            for old, new in self.index.put_folders_facts(batch.facts):
                 self.static_frames.changed(old, new)
+        self.index.reindex_packs(batch.packs)
 
     def sweep_leftovers(self, older_than: float = 3600) -> int:
         """Remove what a crash left behind: staging and trash folders in packs_dir,

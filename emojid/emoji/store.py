@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from emojid import strict_json
+from emojid.emoji.folder_scan import FolderScan
 from emojid.emoji.interchange.metadata import EmojiMeta, read_extension, with_extension
 from emojid.emoji.names import check_pack_name, extension, is_text, safe_relpath, shown, stem
 from emojid.errors import NO_SPACE_ERRNOS, BadRequest, Conflict, EmojidError, NotFound, disk_space
@@ -156,13 +157,19 @@ class PackStore:
         return None if PackStore._leads_out(base, rel) else base / rel
 
     @staticmethod
-    def _leads_out(base: Path, rel: str) -> bool:
+    def _leads_out(base: Path, rel: str, scan: FolderScan | None = None) -> bool:
         # Plain strings on the way: pathlib costs more than the lstat calls (a pack.json
-        # of 5,000 emoji is checked on every read).
+        # of 5,000 emoji is checked on every read). With a `scan` of `base`, its listings
+        # say which parts are links; an lstat only where they cannot.
         current = os.fspath(base)
+        folder = ""
         for part in rel.split("/"):
+            link = scan.is_link(folder, part) if scan is not None else None
             current = f"{current}/{part}"
-            if os.path.islink(current):
+            folder = f"{folder}{part}/"
+            if link is None:
+                link = os.path.islink(current)
+            if link:
                 try:
                     return not (base / rel).resolve().is_relative_to(base.resolve())
                 except (OSError, RuntimeError):
@@ -251,17 +258,19 @@ class PackStore:
         finally:
             os.close(dir_fd)
 
-    def load(self, name: str) -> Pack:
-        """Read one pack from disk. NotFound without pack.json, PackUnreadable when broken."""
-        return self._load(name, self.pack_dir(name))
+    def load(self, name: str, scan: FolderScan | None = None) -> Pack:
+        """Read one pack from disk. NotFound without pack.json, PackUnreadable when broken.
+        `scan`: of the pack's folder, when the caller lists it too (reindex)."""
+        return self._load(name, self.pack_dir(name), scan)
 
     def load_staged(self, staging: Path, name: str) -> Pack:
         """A pack assembled in `staging`, read as `load(name)` will read it once it is moved
         into place: the same fingerprint (renaming its folder changes nothing in it)."""
         return self._load(name, staging)
 
-    def _load(self, name: str, directory: Path) -> Pack:
+    def _load(self, name: str, directory: Path, scan: FolderScan | None = None) -> Pack:
         raw = self._read_pack_json(name, directory)
+        scan = scan or FolderScan(directory)
         try:
             # NaN and Infinity are refused: written back, they would make our JSON invalid.
             doc = strict_json.loads(raw)
@@ -285,7 +294,7 @@ class PackStore:
         pack = Pack(name=name, meta=meta, files={})
         for shortcode, filename in raw_files.items():
             rel = safe_relpath(filename) if isinstance(filename, str) else None
-            if rel is None or self._leads_out(directory, rel):
+            if rel is None or (not scan.plain(rel) and self._leads_out(directory, rel, scan)):
                 pack.problems.append(f"{shortcode}: unsafe path {filename!r} ignored")
                 continue
             if not self._shortcode_re.fullmatch(shortcode):
@@ -293,7 +302,7 @@ class PackStore:
                                      f"{self.shortcode_pattern}), ignored")
                 continue
             pack.files[shortcode] = rel
-        pack.problems += self._misnamed(directory)
+        pack.problems += self._misnamed(scan)
         emoji_meta, meta_problems = read_extension(doc)
         pack.emoji_meta = {code: entry for code, entry in emoji_meta.items() if code in pack.files}
         pack.problems += meta_problems
@@ -315,29 +324,24 @@ class PackStore:
         digest.update(json.dumps(problems or []).encode())
         complete = True
         folder = os.fspath(directory)
+        parts = []  # hashed at once: the same bytes as an update per file, less time
         for filename in sorted(set(files.values())):
             try:
                 st = os.stat(f"{folder}/{filename}")
                 if not stat.S_ISREG(st.st_mode):
                     raise OSError("not a regular file")  # a FIFO would block whoever reads it
-                digest.update(f"\0{filename}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+                parts.append(f"\0{filename}\0{st.st_size}\0{st.st_mtime_ns}")
             except OSError:
                 complete = False
-                digest.update(f"\0{filename}\0missing".encode())
+                parts.append(f"\0{filename}\0missing")
+        digest.update("".join(parts).encode())
         return digest.hexdigest(), complete
 
     @staticmethod
-    def _misnamed(directory: Path) -> list[str]:
+    def _misnamed(scan: FolderScan) -> list[str]:
         """Problems for the files and folders of a pack whose names are not UTF-8: left
         out of everything (indexing, serving, archives), named here so they can be renamed."""
-        problems = []
-        for dirpath, dirnames, filenames in os.walk(directory):
-            for names in (dirnames, filenames):
-                for bad in [n for n in names if not n.startswith(".") and not is_text(n)]:
-                    rel = os.path.relpath(os.path.join(dirpath, bad), directory)
-                    problems.append(f"{shown(rel)}: the name is not valid UTF-8, ignored (rename it)")
-            dirnames[:] = [d for d in dirnames if not d.startswith(".") and is_text(d)]
-        return sorted(problems)
+        return sorted(f"{shown(rel)}: the name is not valid UTF-8, ignored (rename it)" for rel in scan.misnamed())
 
     def has_undecodable_names(self) -> bool:
         """Whether any file or folder in packs_dir has a name that is not UTF-8 (the

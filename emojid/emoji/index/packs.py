@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,34 +59,31 @@ class PacksIndex(Tables):
     def _bump(self) -> None:
         self.db.conn.execute("UPDATE state SET value = value + 1 WHERE key = 'emoji_generation'")
 
+    @staticmethod
+    def _rows_of(pack: Pack) -> tuple[tuple[Any, ...], list[tuple[str, str, str, str, str]]]:
+        """The packs row of `pack` and its emoji rows (by shortcode), as the tables hold them."""
+        files = pack.sorted_files()
+        row = (pack.name, json.dumps(pack.meta, ensure_ascii=False), json.dumps(files, ensure_ascii=False),
+               len(files), pack.fingerprint, int(pack.shareable), json.dumps(pack.problems))
+        tags, extra = pack.tags, pack.emoji_meta
+        # Most emoji have neither tags nor metadata: their JSON is known (json.dumps twice
+        # per emoji is most of reindexing 100k of them).
+        emoji = [(pack.name, shortcode, filename,
+                  json.dumps(tags[shortcode]) if shortcode in tags else "[]",
+                  json.dumps({k: v for k, v in extra[shortcode].items() if k != "tags"}, ensure_ascii=False)
+                  if shortcode in extra else "{}")
+                 for shortcode, filename in files.items()]
+        return row, emoji
+
     def _put_pack(self, pack: Pack) -> None:
         conn = self.db.conn
-        files = pack.sorted_files()
+        row, emoji = self._rows_of(pack)
         conn.execute("DELETE FROM pack_errors WHERE name = ?", (pack.name,))
         conn.execute("DELETE FROM loose_folders WHERE name = ?", (pack.name,))
         conn.execute("DELETE FROM loose_emoji WHERE folder = ?", (pack.name,))
-        conn.execute(
-            "INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                pack.name,
-                json.dumps(pack.meta, ensure_ascii=False),
-                json.dumps(files, ensure_ascii=False),
-                len(files),
-                pack.fingerprint,
-                int(pack.shareable),
-                json.dumps(pack.problems),
-            ),
-        )
+        conn.execute("INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)", row)
         conn.execute("DELETE FROM emoji WHERE pack = ?", (pack.name,))
-        conn.executemany(
-            "INSERT INTO emoji (pack, shortcode, filename, tags, meta) VALUES (?, ?, ?, ?, ?)",
-            [
-                (pack.name, shortcode, filename, json.dumps(pack.tags.get(shortcode, [])),
-                 json.dumps({k: v for k, v in pack.emoji_meta.get(shortcode, {}).items() if k != "tags"},
-                            ensure_ascii=False))
-                for shortcode, filename in files.items()
-            ],
-        )
+        conn.executemany("INSERT INTO emoji (pack, shortcode, filename, tags, meta) VALUES (?, ?, ?, ?, ?)", emoji)
 
     def upsert_pack(self, pack: Pack) -> bool:
         """Record `pack` as read from disk; False when the index already had this version."""
@@ -131,50 +128,66 @@ class PacksIndex(Tables):
 
         return self.transaction(write)
 
-    def replace_all(self, packs: Iterable[Pack], errors: dict[str, str],
-                    loose: Iterable[LooseFolder] = ()) -> int:
-        """Reindex: the pack tables from a fresh walk, in one transaction. A pack whose
-        pack.json is broken keeps the rows it had (its last good state), if any.
+    def reindex_packs(self, packs: Iterable[Pack]) -> None:
+        """Reindex, a batch of packs as read: their rows in place of the ones they had, in
+        one transaction (`finish_reindex` then drops the rest). The rows are _put_pack's.
 
-        The rows are _put_pack's. The emoji go in through a temp table and one INSERT ...
-        SELECT: the search triggers then run inside one statement, and FTS5 writes its
-        segment once rather than once per row (100k emoji: 0.8 s rather than 8)."""
-        def write() -> int:
+        The emoji go in through a temp table and one INSERT ... SELECT: the search triggers
+        then run inside one statement, and FTS5 writes its segment once rather than once per
+        row (100k emoji: 0.8 s rather than 8)."""
+        def write() -> None:
             conn = self.db.conn
-            kept = sorted(errors)
-            marks = ",".join("?" * len(kept))
-            conn.execute(f"DELETE FROM emoji WHERE pack NOT IN ({marks})", kept)
-            conn.execute(f"DELETE FROM packs WHERE name NOT IN ({marks})", kept)
-            conn.execute("DELETE FROM pack_errors")
-            conn.execute("DELETE FROM loose_emoji")
-            conn.execute("DELETE FROM loose_folders")
-            rows = []
-            emoji = []
-            for pack in packs:
-                files = pack.sorted_files()
-                rows.append((pack.name, json.dumps(pack.meta, ensure_ascii=False), json.dumps(files, ensure_ascii=False),
-                             len(files), pack.fingerprint, int(pack.shareable), json.dumps(pack.problems)))
-                tags, extra = pack.tags, pack.emoji_meta
-                # Most emoji have neither tags nor metadata: their JSON is known (json.dumps
-                # twice per emoji is most of this loop).
-                emoji += [(pack.name, shortcode, filename,
-                           json.dumps(tags[shortcode]) if shortcode in tags else "[]",
-                           json.dumps({k: v for k, v in extra[shortcode].items() if k != "tags"}, ensure_ascii=False)
-                           if shortcode in extra else "{}")
-                          for shortcode, filename in files.items()]
-            conn.executemany("INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            read = {pack.name: self._rows_of(pack) for pack in packs}
+            names = list(read)
+            recorded: dict[str, tuple[Any, list[Any]]] = {name: (None, []) for name in names}
+            for start in range(0, len(names), 500):  # SQLite's bound parameters
+                part = names[start:start + 500]
+                marks = ",".join("?" * len(part))
+                for row in conn.execute(f"SELECT * FROM packs WHERE name IN ({marks})", part):
+                    recorded[row[0]] = (row, recorded[row[0]][1])
+                for row in conn.execute(f"SELECT pack, shortcode, filename, tags, meta FROM emoji "
+                                        f"WHERE pack IN ({marks}) ORDER BY pack, shortcode", part):
+                    recorded[row[0]][1].append(row)
+            # Rows already as read stay: a second reindex rewrites only what changed.
+            changed = [name for name in names if recorded[name] != read[name]]
+            if not changed:
+                return
+            conn.executemany("DELETE FROM emoji WHERE pack = ?", [(name,) for name in changed])
+            conn.executemany("INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [read[name][0] for name in changed])
             conn.execute("DROP TABLE IF EXISTS temp.reindex_emoji")
             conn.execute("CREATE TEMP TABLE reindex_emoji (pack, shortcode, filename, tags, meta)")
-            conn.executemany("INSERT INTO temp.reindex_emoji VALUES (?, ?, ?, ?, ?)", emoji)
+            conn.executemany("INSERT INTO temp.reindex_emoji VALUES (?, ?, ?, ?, ?)",
+                             [emoji for name in changed for emoji in read[name][1]])
             conn.execute("INSERT INTO emoji (pack, shortcode, filename, tags, meta) "
                          "SELECT pack, shortcode, filename, tags, meta FROM temp.reindex_emoji ORDER BY rowid")
             conn.execute("DROP TABLE temp.reindex_emoji")
-            count = len(rows)
+            self._bump()
+
+        self.transaction(write)
+
+    def finish_reindex(self, packs: Collection[str], errors: dict[str, str], loose: Iterable[LooseFolder] = ()) -> int:
+        """Reindex, once every pack was read (`reindex_packs`): the rows of any other pack
+        go, except those of a pack whose pack.json is broken (it keeps its last good state,
+        if any); the errors and the folders without pack.json are the ones read. Returns
+        the number of packs."""
+        def write() -> int:
+            conn = self.db.conn
+            conn.execute("DROP TABLE IF EXISTS temp.reindex_kept")
+            conn.execute("CREATE TEMP TABLE reindex_kept (name TEXT PRIMARY KEY)")
+            conn.executemany("INSERT OR IGNORE INTO temp.reindex_kept VALUES (?)",
+                             [(name,) for name in (*packs, *errors)])
+            conn.execute("DELETE FROM emoji WHERE pack NOT IN (SELECT name FROM temp.reindex_kept)")
+            conn.execute("DELETE FROM packs WHERE name NOT IN (SELECT name FROM temp.reindex_kept)")
+            conn.execute("DROP TABLE temp.reindex_kept")
+            conn.execute("DELETE FROM pack_errors")
             conn.executemany("INSERT INTO pack_errors VALUES (?, ?)", errors.items())
+            conn.execute("DELETE FROM loose_emoji")
+            conn.execute("DELETE FROM loose_folders")
             for folder in loose:
                 self._put_loose(folder)
             self._bump()
-            return count
+            return len(packs)
 
         return self.transaction(write)
 
