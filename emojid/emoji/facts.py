@@ -30,7 +30,7 @@ import sys
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,13 +84,19 @@ def read_row(pack: str, filename: str, path: str, st: os.stat_result | None = No
             source = path
     finally:
         os.close(fd)
+    return facts_row(pack, filename, st.st_size, st.st_mtime_ns, sha256, source)
+
+
+def facts_row(pack: str, filename: str, size: int, mtime_ns: int, sha256: str, source: bytes | str) -> FactsRow:
+    """The row of a file whose bytes were hashed (`sha256`): its image header read from
+    `source`, its bytes or its path (read_row, and the installer as it unpacks)."""
     fmt, width, height, frames = read_header(source)
     problem = None
     if fmt is None:
         problem = NOT_AN_IMAGE
     elif EXPECTED_FORMAT.get(extension(filename), fmt) != fmt:
         problem = WRONG_EXTENSION
-    return pack, filename, st.st_size, st.st_mtime_ns, sha256, width, height, frames, fmt, problem
+    return pack, filename, size, mtime_ns, sha256, width, height, frames, fmt, problem
 
 
 def _read_to_end(fd: int, size: int) -> bytes:
@@ -241,10 +247,12 @@ def _folder_files(store: PackStore, name: str, listed: Iterable[str], extensions
 
 
 def scan_pack(store: PackStore, name: str, listed: Iterable[str], extensions: Iterable[str],
-              stamps: dict[str, tuple[int, int]], known: Callable[[], dict[str, FileFacts]]) -> list[FileFacts] | None:
+              stamps: dict[str, tuple[int, int]], known: Callable[[], dict[str, FileFacts]],
+              fresh: Mapping[str, FactsRow] | None = None) -> list[FileFacts] | None:
     """Facts of every file of a pack, or None when every file has the size and mtime_ns
     `stamps` recorded (nothing read). A file that kept them keeps its recorded facts
-    (`known()`, asked only then); the others are read."""
+    (`known()`, asked only then); so does one with the size and mtime_ns of its row in
+    `fresh` (facts taken as the file was written: an install); the others are read."""
     files = pack_files(store, name, listed, extensions)
     if files.keys() == stamps.keys() and all(stamps[rel] == (st.st_size, st.st_mtime_ns)
                                              for rel, (_path, st) in files.items()):
@@ -255,6 +263,10 @@ def scan_pack(store: PackStore, name: str, listed: Iterable[str], extensions: It
         old = recorded.get(rel)
         if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
             facts.append(old)
+            continue
+        row = fresh.get(rel) if fresh else None
+        if row is not None and row[2] == st.st_size and row[3] == st.st_mtime_ns:
+            facts.append(FileFacts(name, *row[1:]))
             continue
         try:
             facts.append(read_facts(name, rel, Path(path), st))

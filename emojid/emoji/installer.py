@@ -10,7 +10,8 @@ The archive is read once more after its download (which hashed it as it came),
 from the page cache: each entry straight into the staging folder, its CRC-32
 checked as it is read, by two threads; its image checked by what Pillow reads
 in the header. The archive's SHA256 and the entry's CRC vouch for the rest of
-its bytes, so no file is read again.
+its bytes, so no file is read again: what the index records of each file (its
+SHA-256, its header) is taken from the bytes as they are written.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ import anyio.to_thread
 
 from emojid import strict_json
 from emojid.config import Config
+from emojid.emoji.facts import INLINE_BYTES, facts_row
+from emojid.emoji.index.files import FactsRow, FileFacts
 from emojid.emoji.index.mirrors import Mirror
 from emojid.emoji.index.origins import Origin
 from emojid.emoji.interchange.metadata import EmojiMeta, read_extension
 from emojid.emoji.packs import PackService
 from emojid.emoji.store import PACK_JSON, PackStore
-from emojid.emoji.zips import ZIP_READ_ERRORS, ZipLimits, checked_entries, extract_entries, open_zip
+from emojid.emoji.zips import ZIP_READ_ERRORS, Extracted, ZipLimits, checked_entries, extract_entries, open_zip
 from emojid.errors import BadRequest, EmojidError, disk_space
 from emojid.ids import now_iso
-from emojid.images import probe_image
+from emojid.images import check_header
 from emojid.progress import Meter, Meters, metered
 
 log = logging.getLogger("emojid.installer")
@@ -48,8 +51,10 @@ def archive_limits(config: Config) -> ZipLimits:
 
 
 def unpack_listed(store: PackStore, archive: Path, label: str, files: dict[str, str], meta: dict[str, Any],
-                  staging: Path, limits: ZipLimits, progress: Meter | None = None) -> None:
-    """`progress(files unpacked, files listed)` after each file."""
+                  staging: Path, limits: ZipLimits, progress: Meter | None = None) -> dict[str, FactsRow]:
+    """`progress(files unpacked, files listed)` after each file. Returns each file's facts
+    for the index, taken as it was written (its bytes hashed on the way, its header read
+    from them): install_staged does not read the files again."""
     with open_zip(archive, label) as zf:
         entries = checked_entries(zf, limits, label)
         emoji_meta = _archive_emoji_meta(zf, entries.get(PACK_JSON))
@@ -58,12 +63,21 @@ def unpack_listed(store: PackStore, archive: Path, label: str, files: dict[str, 
         if filename not in entries:
             raise BadRequest(f"{label} lacks {filename}, which its pack.json lists")
 
-    def image_header(info: zipfile.ZipInfo, target: Path) -> None:
-        probe_image(target, f"{target.relative_to(staging).as_posix()} in {label}")
+    fresh: dict[str, FactsRow] = {}  # their pack left blank: it is named where it lands
+
+    def image_header(info: zipfile.ZipInfo, target: Path, extracted: Extracted | None) -> None:
+        assert extracted is not None
+        rel = target.relative_to(staging).as_posix()
+        row = facts_row("", rel, extracted.size, extracted.mtime_ns, extracted.sha256,
+                        str(target) if extracted.data is None else extracted.data)
+        facts = FileFacts(*row)
+        check_header(facts.format, facts.width, facts.height, f"{rel} in {label}")
+        fresh[rel] = row  # one key per thread at a time: a dict's item assignment is atomic
 
     extract_entries(archive, [(entries[f], staging / f) for f in wanted], limits.max_entry_bytes, label,
-                    image_header, progress)
+                    image_header, progress, keep=INLINE_BYTES)
     store.write_staged_pack_json(staging, files, meta, emoji_meta)
+    return fresh
 
 
 def _archive_emoji_meta(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> dict[str, EmojiMeta]:
@@ -85,13 +99,13 @@ async def install_archive(service: PackService, archive: Path, label: str, files
     with service.store.staging_folder() as staging:
         # A full disk while unpacking: 507 for the API, a failed pack (not a crash) for sync.
         with metered(progress, f"Unpacking {local}", "files") as meter, disk_space("packs_dir"):
-            await anyio.to_thread.run_sync(unpack_listed, service.store, archive, label, files, meta, staging,
-                                           archive_limits(service.config), meter)
+            fresh = await anyio.to_thread.run_sync(unpack_listed, service.store, archive, label, files, meta,
+                                                   staging, archive_limits(service.config), meter)
         journal = None
         if mirror is not None:
             journal = await anyio.to_thread.run_sync(_write_mirror_journal, service, staging, local, mirror)
         try:
-            await service.install_staged(staging, local, replace=replace, mirror=mirror)
+            await service.install_staged(staging, local, replace=replace, mirror=mirror, fresh=fresh)
         except BaseException:
             if journal is not None and staging.exists():  # the pack did not land: nothing to record
                 journal.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -90,8 +90,9 @@ class PackService:
 
     # -- keeping the index in step with disk ---------------------------
 
-    def refresh_sync(self, name: str) -> bool:
-        """Re-read one pack folder into the index; True when something changed."""
+    def refresh_sync(self, name: str, fresh: Mapping[str, FactsRow] | None = None) -> bool:
+        """Re-read one pack folder into the index; True when something changed. `fresh`:
+        facts of its files taken as they were written (see scan_pack)."""
         problem = self.store.folder_problem(name)
         if problem is not None:
             return self._not_a_pack(name, problem)
@@ -108,7 +109,7 @@ class PackService:
             return changed
         except EmojidError:
             return False  # not a valid pack name: never a pack
-        facts_changed = self._refresh_facts(name, pack.files.values())
+        facts_changed = self._refresh_facts(name, pack.files.values(), fresh)
         changed = self.index.upsert_pack(pack)
         if changed and pack.shareable:
             self._queue_archive(name)
@@ -137,7 +138,8 @@ class PackService:
             return self.index.remove_loose(name) or facts_changed
         return self.index.upsert_loose(folder) or facts_changed
 
-    def _refresh_facts(self, name: str, listed: Iterable[str] | None) -> bool:
+    def _refresh_facts(self, name: str, listed: Iterable[str] | None,
+                       fresh: Mapping[str, FactsRow] | None = None) -> bool:
         """The facts of the folder's files (emojid.emoji.facts), read again only where a
         file's size or mtime changed; None: the folder is gone. True when any changed."""
         old: dict[str, FileFacts] = {}
@@ -148,7 +150,7 @@ class PackService:
 
         stamps = self.index.file_stamps(name)
         new = [] if listed is None else scan_pack(self.store, name, listed, self.config.emoji.allowed_extensions,
-                                                 stamps, known)
+                                                 stamps, known, fresh)
         if new is None or not stamps and not new:
             return False
         if not old:
@@ -368,16 +370,18 @@ class PackService:
         await self._write(write, name, new_name)
 
     async def install_staged(self, staging: Path, name: str, replace: bool,
-                             mirror: tuple[str, str, str] | None = None) -> None:
+                             mirror: tuple[str, str, str] | None = None,
+                             fresh: Mapping[str, FactsRow] | None = None) -> None:
         """Move a verified, unpacked pack folder into place in one rename.
 
         `mirror` is (source URL, remote name, archive SHA256), recorded so sync
         can tell a remote update from a local edit, and as the pack's origin.
+        `fresh`: the facts of its files taken as they were unpacked (not read again).
         """
         def write() -> None:
             target = self.store.pack_dir(name)
             self.store.move_into_place(staging, target, replace)
-            self.refresh_sync(name)
+            self.refresh_sync(name, fresh)
             if mirror:
                 pack = self.store.load(name)
                 self.index.record_mirror(Mirror(name, mirror[0], mirror[1], mirror[2], pack.fingerprint, now_iso()))

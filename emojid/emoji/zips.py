@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import stat
 import threading
 import zipfile
@@ -10,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from emojid.emoji.names import safe_relpath
 from emojid.errors import BadRequest, PayloadTooLarge
@@ -93,9 +96,22 @@ def checked_entries(zf: zipfile.ZipFile, limits: ZipLimits, label: str) -> dict[
     return entries
 
 
+class Extracted(NamedTuple):
+    """An entry as extract_entry wrote it, when asked to `keep` what the index records of
+    a file: the SHA-256 of its bytes, its size and mtime_ns once written, and the bytes
+    themselves when there are at most `keep` (else None)."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    data: bytes | None
+
+
 def extract_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, max_bytes: int,
-                  label: str = "the zip archive") -> None:
+                  label: str = "the zip archive", keep: int | None = None) -> Extracted | None:
     """Copy one entry out, never writing more than `max_bytes` whatever the header claims.
+    With `keep`, hashed as it is written: its Extracted (the file is not read again for its
+    facts), else None.
 
     PayloadTooLarge (413) when the header says more than `max_bytes`; BadRequest when
     the entry cannot be read (encrypted, an unknown method, a bad CRC, corrupt or cut
@@ -107,6 +123,8 @@ def extract_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, max_
         raise BadRequest(f"{label}: entry {info.filename!r} is encrypted")
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
+    digest = hashlib.sha256() if keep is not None else None
+    kept: list[bytes] | None = [] if keep is not None and info.file_size <= keep else None
 
     def unreadable(exc: BaseException) -> BadRequest:
         return BadRequest(f"{label}: entry {info.filename!r} cannot be read ({_reason(exc)})")
@@ -128,17 +146,27 @@ def extract_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, max_
                 if written > max_bytes:
                     raise BadRequest(f"zip entry {info.filename!r} is larger than its header says")
                 dst.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                if kept is not None:
+                    kept.append(chunk)
+            if digest is None:
+                return None
+            dst.flush()  # the last write made: the mtime it leaves
+            st = os.fstat(dst.fileno())
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+    data = b"".join(kept) if kept is not None else None
+    return Extracted(digest.hexdigest(), st.st_size, st.st_mtime_ns, data)
 
 
 def extract_entries(path: Path, jobs: Sequence[tuple[zipfile.ZipInfo, Path]], max_bytes: int, label: str,
-                    check: Callable[[zipfile.ZipInfo, Path], None] | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> None:
+                    check: Callable[[zipfile.ZipInfo, Path, Extracted | None], None] | None = None,
+                    progress: Callable[[int, int], None] | None = None, keep: int | None = None) -> None:
     """`extract_entry` for every (entry, target) of the archive at `path`, EXTRACT_THREADS at a
-    time, each thread with its own handle on the archive; `check(entry, target)` after each one,
-    in the same thread, and `progress(done, len(jobs))` in the caller's.
+    time, each thread with its own handle on the archive; `check(entry, target, extracted)`
+    after each one, in the same thread, and `progress(done, len(jobs))` in the caller's.
 
     The first failure in `jobs` order is raised, once no thread is writing any more: what
     was not started is not, what was started has finished (or removed its target).
@@ -153,9 +181,9 @@ def extract_entries(path: Path, jobs: Sequence[tuple[zipfile.ZipInfo, Path]], ma
             zf = local.zf = open_zip(path, label)
             with opening:
                 handles.append(zf)
-        extract_entry(zf, info, target, max_bytes, label)
+        extracted = extract_entry(zf, info, target, max_bytes, label, keep)
         if check is not None:
-            check(info, target)
+            check(info, target, extracted)
 
     try:
         with ThreadPoolExecutor(EXTRACT_THREADS, thread_name_prefix="emojid-unzip") as pool:
@@ -191,5 +219,5 @@ def open_zip(path: Path, label: str) -> zipfile.ZipFile:
         raise BadRequest(f"{label} is not a valid zip archive ({_reason(exc)})") from None
 
 
-__all__ = ["ZIP_READ_ERRORS", "ZipLimits", "checked_entries", "extract_entries", "extract_entry", "looks_like_zip",
+__all__ = ["ZIP_READ_ERRORS", "Extracted", "ZipLimits", "checked_entries", "extract_entries", "extract_entry", "looks_like_zip",
            "open_zip"]

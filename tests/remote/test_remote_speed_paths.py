@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import os
 import socket
+import sqlite3
 import time
 import zipfile
 from collections.abc import AsyncIterator
@@ -190,6 +192,44 @@ async def test_many_entries_unpack_byte_for_byte(tmp_path: Path):
             shown = (await c.get(PACK, params={"name": "many", "page_size": 500})).json()
         assert shown["files"] == files
         assert leftovers(local) == []
+
+
+async def test_an_installed_packs_facts_are_its_files_own(tmp_path: Path):
+    """The index's facts of each file (SHA-256, header, size, mtime) are taken as the file
+    is unpacked, not read again: they must be what the file on disk says, each kind."""
+    from PIL import Image
+
+    frames = [Image.new("RGBA", (12, 12), c) for c in ("red", "lime", "blue")]
+    apng, gif = io.BytesIO(), io.BytesIO()
+    frames[0].save(apng, "PNG", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    files = {"plain": "plain.png", "moving": "d/moving.png", "party": "d/e/party.gif", "misnamed": "misnamed.gif"}
+    images = {"plain.png": png_bytes("red", 20), "d/moving.png": apng.getvalue(), "d/e/party.gif": gif.getvalue(),
+              "misnamed.gif": png_bytes("blue", 9)}
+    async with serving_stub(FakePleroma()) as remote, serving(tmp_path, PRIVATE_OK) as local:
+        remote.add("kinds", files, {"share-files": True}, archive_of(files, images))
+        r = await download(local, remote.url, "kinds")
+        assert r.status_code == 200 and r.json() == "ok", r.text
+        async with local.admin() as c:
+            listed = (await c.get("/api/v1/emojid/packs/emoji", params={"name": "kinds"})).json()
+        shown = {e["filename"]: (e["sha256"], e["size"], e["width"], e["height"], e["animated"])
+                 for e in listed["emoji"]}
+        own = {}
+        for filename, data in images.items():
+            with Image.open(io.BytesIO(data)) as im:
+                moving = getattr(im, "n_frames", 1) > 1
+                own[filename] = (hashlib.sha256(data).hexdigest(), len(data), *im.size, moving)
+        assert shown == own
+        assert own["d/moving.png"][-1] and own["d/e/party.gif"][-1] and not own["plain.png"][-1]
+        with sqlite3.connect(local.config.database_path) as conn:
+            rows = conn.execute("SELECT filename, size, mtime_ns, format, problem FROM emoji_files "
+                                "WHERE pack = 'kinds'").fetchall()
+        on_disk = {f: (os.stat(local.packs_dir / "kinds" / f).st_size,
+                       os.stat(local.packs_dir / "kinds" / f).st_mtime_ns) for f in images}
+        assert {row[0]: row[1:3] for row in rows} == on_disk
+        assert {row[0]: row[3:] for row in rows} == {"plain.png": ("PNG", None), "d/moving.png": ("PNG", None),
+                                                     "d/e/party.gif": ("GIF", None),
+                                                     "misnamed.gif": ("PNG", "wrong_extension")}
 
 
 # -- the whole operation's deadline -----------------------------------------------------
