@@ -198,12 +198,13 @@ def _png_header(data: bytes) -> Header | None:
     return "PNG", width, height, 1
 
 
-def pack_files(store: PackStore, name: str, listed: Iterable[str],
-               extensions: Iterable[str]) -> dict[str, tuple[str, os.stat_result]]:
+def pack_files(store: PackStore, name: str, listed: Iterable[str], extensions: Iterable[str],
+               scan: FolderScan | None = None) -> dict[str, tuple[str, os.stat_result]]:
     """The regular files of a pack folder, with their stat: every listed one (its path was
     checked when pack.json was read), and every other one with an emoji extension (lint's
-    unlisted_file). One lstat each; a listed symlink (inside the pack) is followed."""
-    found = _folder_files(store, name, listed, extensions, lstat=True)
+    unlisted_file). One lstat each (none where `scan`, the listing the pack was read with,
+    has it already); a listed symlink (inside the pack) is followed."""
+    found = _folder_files(store, name, listed, extensions, lstat=True, scan=scan)
     return {rel: (path, st) for rel, (path, st) in found.items() if st is not None}
 
 
@@ -248,12 +249,12 @@ def _folder_files(store: PackStore, name: str, listed: Iterable[str], extensions
 
 def scan_pack(store: PackStore, name: str, listed: Iterable[str], extensions: Iterable[str],
               stamps: dict[str, tuple[int, int]], known: Callable[[], dict[str, FileFacts]],
-              fresh: Mapping[str, FactsRow] | None = None) -> list[FileFacts] | None:
+              fresh: Mapping[str, FactsRow] | None = None, scan: FolderScan | None = None) -> list[FileFacts] | None:
     """Facts of every file of a pack, or None when every file has the size and mtime_ns
     `stamps` recorded (nothing read). A file that kept them keeps its recorded facts
     (`known()`, asked only then); so does one with the size and mtime_ns of its row in
     `fresh` (facts taken as the file was written: an install); the others are read."""
-    files = pack_files(store, name, listed, extensions)
+    files = pack_files(store, name, listed, extensions, scan)
     if files.keys() == stamps.keys() and all(stamps[rel] == (st.st_size, st.st_mtime_ns)
                                              for rel, (_path, st) in files.items()):
         return None

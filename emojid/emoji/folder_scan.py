@@ -56,6 +56,16 @@ class FolderScan:
         except OSError:
             return False
 
+    def stat(self, rel: str) -> os.stat_result:
+        """os.stat of the path `rel` (slashes) under the top. Taken from its entry when that
+        is no symlink, and then kept there: the pack's fingerprint and the list of its files
+        ask once between them."""
+        folder, _slash, name = rel.rpartition("/")
+        entry = (self.entries(folder + "/" if folder else "") or {}).get(name)
+        if entry is not None and not entry.is_symlink():
+            return entry.stat(follow_symlinks=False)
+        return os.stat(f"{self.top}/{rel}")
+
     def folders(self) -> Iterator[tuple[str, dict[str, os.DirEntry[str]]]]:
         """(folder, its entries) for the top and every subfolder the way reading a pack
         sees them: real folders, neither hidden nor named in bytes that are not UTF-8."""

@@ -28,6 +28,7 @@ import anyio.to_thread
 from emojid.config import Config
 from emojid.db import Database
 from emojid.emoji.facts import LOOSE, PACK, POOL_AFTER_FILES, FolderReader, Task, read_folders, scan_pack
+from emojid.emoji.folder_scan import FolderScan
 from emojid.emoji.index import EmojiIndex
 from emojid.emoji.index.files import FactsRow, FileFacts
 from emojid.emoji.index.mirrors import Mirror
@@ -97,7 +98,8 @@ class PackService:
         if problem is not None:
             return self._not_a_pack(name, problem)
         try:
-            pack = self.store.load(name)
+            scan = FolderScan(self.store.pack_dir(name))  # one listing for the pack and its files
+            pack = self.store.load(name, scan)
         except NotFound:
             removed = self.index.remove_pack(name)
             return self._refresh_loose(name) or removed
@@ -109,7 +111,7 @@ class PackService:
             return changed
         except EmojidError:
             return False  # not a valid pack name: never a pack
-        facts_changed = self._refresh_facts(name, pack.files.values(), fresh)
+        facts_changed = self._refresh_facts(name, pack.files.values(), fresh, scan)
         changed = self.index.upsert_pack(pack)
         if changed and pack.shareable:
             self._queue_archive(name)
@@ -139,7 +141,7 @@ class PackService:
         return self.index.upsert_loose(folder) or facts_changed
 
     def _refresh_facts(self, name: str, listed: Iterable[str] | None,
-                       fresh: Mapping[str, FactsRow] | None = None) -> bool:
+                       fresh: Mapping[str, FactsRow] | None = None, scan: FolderScan | None = None) -> bool:
         """The facts of the folder's files (emojid.emoji.facts), read again only where a
         file's size or mtime changed; None: the folder is gone. True when any changed."""
         old: dict[str, FileFacts] = {}
@@ -150,7 +152,7 @@ class PackService:
 
         stamps = self.index.file_stamps(name)
         new = [] if listed is None else scan_pack(self.store, name, listed, self.config.emoji.allowed_extensions,
-                                                 stamps, known, fresh)
+                                                 stamps, known, fresh, scan)
         if new is None or not stamps and not new:
             return False
         if not old:

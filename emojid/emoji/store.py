@@ -311,10 +311,10 @@ class PackStore:
         pack.tags = self._emoji_txt_tags(directory, name)
         # Tags set through emojid replace the emoji.txt ones.
         pack.tags.update({code: entry["tags"] for code, entry in pack.emoji_meta.items() if "tags" in entry})
-        pack.fingerprint, pack.complete = self._fingerprint(directory, raw, pack.files, pack.tags, pack.problems)
+        pack.fingerprint, pack.complete = self._fingerprint(scan, raw, pack.files, pack.tags, pack.problems)
         return pack
 
-    def _fingerprint(self, directory: Path, pack_json: bytes, files: dict[str, str],
+    def _fingerprint(self, scan: FolderScan, pack_json: bytes, files: dict[str, str],
                      tags: dict[str, list[str]], problems: list[str] | None = None) -> tuple[str, bool]:
         digest = hashlib.sha256(pack_json)
         # emoji.txt tags are indexed too: editing them alone must count as a change.
@@ -323,11 +323,10 @@ class PackStore:
         # shortcode_pattern changed between runs): the index must show the new ones.
         digest.update(json.dumps(problems or []).encode())
         complete = True
-        folder = os.fspath(directory)
         parts = []  # hashed at once: the same bytes as an update per file, less time
         for filename in sorted(set(files.values())):
             try:
-                st = os.stat(f"{folder}/{filename}")
+                st = scan.stat(filename)
                 if not stat.S_ISREG(st.st_mode):
                     raise OSError("not a regular file")  # a FIFO would block whoever reads it
                 parts.append(f"\0{filename}\0{st.st_size}\0{st.st_mtime_ns}")
