@@ -172,7 +172,7 @@ class TreeRss(threading.Thread):
 
 def plain_server(port: int, root: Path, emoji_file: Path, archive: Path, big_archive: Path) -> str:
     """nginx on its own: the saved bodies from `root`, the emoji file and the archive from where
-    emojid keeps them; sendfile as in the shipped internal location."""
+    emojid keeps them; sendfile and tcp_nopush as the shipped config has them."""
     return f"""
 server {{
     listen 127.0.0.1:{port};

@@ -613,11 +613,20 @@ class PackService:
         return row  # still changing: serve the last build, unrecorded
 
     def _recorded_archive(self, name: str, fingerprint: str) -> ArchiveRow | None:
-        """The archive built from this version of the pack, if it is still on disk."""
+        """The archive built from this version of the pack, if it is still on disk in this
+        cache_dir. A row naming a file elsewhere (cache_dir moved, the database copied from
+        another instance) holds where the same file is in ours; else the archive is built
+        again: a file outside cache_dir is neither swept nor offloaded to nginx."""
         known = self.index.get_archive(name)
-        if known and known.fingerprint == fingerprint and os.path.isfile(known.path):
-            return known
-        return None
+        if not known or known.fingerprint != fingerprint:
+            return None
+        ours = self.archives_dir / name / os.path.basename(known.path)
+        if not os.path.isfile(ours):
+            return None
+        if known.path != str(ours):
+            known = dataclasses.replace(known, path=str(ours))
+            self.index.set_archive(name, known)
+        return known
 
     def _last_good_archive(self, name: str) -> ArchiveRow:
         """A pack whose pack.json is broken is served as last indexed: with the archive

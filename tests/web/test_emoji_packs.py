@@ -8,8 +8,11 @@ the files on disk).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
+import os
+import shutil
 import zipfile
 
 from emojid.config import load
@@ -1041,6 +1044,40 @@ async def test_an_archive_built_moves_the_pack_generation_not_the_emoji_lists(tm
         assert service.index.get_pack("shared").archive_sha256 == archive.sha256
         assert service.index.pack_generation() > pack_generation
         assert service.index.pack_generation()[0] == emoji_generation == service.index.generation()
+    finally:
+        database.close()
+
+
+async def test_an_archive_recorded_outside_cache_dir_is_taken_from_ours(tmp_path):
+    """The database copied from another instance, or cache_dir moved: a recorded archive
+    is served from this cache_dir (the same file by its name there, else built again),
+    never from the other place, which nothing sweeps and nginx's mapping does not cover."""
+    config = load(write_config(tmp_path / "s", 4000), environ={})
+    write_pack(config.packs_dir, "shared", {"s": "s.png"}, {"share-files": True})
+    write_pack(config.packs_dir, "other", {"o": "o.png"}, {"share-files": True})
+    database = open_database(config.database_path)
+    try:
+        service = PackService.open(config, database)
+        service.reconcile_sync()
+        first = {name: await service.archive(name) for name in ("shared", "other")}
+    finally:
+        database.close()
+    moved = tmp_path / "moved-cache"
+    shutil.copytree(config.cache_dir, moved)  # the old cache stays where it was
+    (moved / "archives" / "other" / os.path.basename(first["other"].path)).unlink()
+    config = config.replace(storage=dataclasses.replace(config.storage, cache_dir=str(moved)))
+    database = open_database(config.database_path)
+    try:
+        service = PackService.open(config, database)
+        shared, other = await service.archive("shared"), await service.archive("other")
+        assert shared.path == str(moved / "archives" / "shared" / os.path.basename(first["shared"].path))
+        assert shared.sha256 == first["shared"].sha256
+        assert service.index.get_archive("shared").path == shared.path  # recorded there from now on
+        assert other.path.startswith(str(moved / "archives" / "other")) and os.path.isfile(other.path)
+        assert other.sha256 == first["other"].sha256  # built again, the same bytes
+        row, fh = await service.open_archive("shared")
+        with fh:
+            assert os.path.realpath(fh.name).startswith(str(moved.resolve()))
     finally:
         database.close()
 
