@@ -47,15 +47,6 @@ class FolderScan:
         except OSError:
             return None
 
-    def plain(self, name: str) -> bool:
-        """Whether the top folder lists `name` (no slash) as an entry that is no symlink:
-        nothing on that path can lead out of the folder."""
-        entry = (self.entries() or {}).get(name)
-        try:
-            return entry is not None and not entry.is_symlink()
-        except OSError:
-            return False
-
     def stat(self, rel: str) -> os.stat_result:
         """os.stat of the path `rel` (slashes) under the top. Taken from its entry when that
         is no symlink, and then kept there: the pack's fingerprint and the list of its files

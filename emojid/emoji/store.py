@@ -294,7 +294,7 @@ class PackStore:
         pack = Pack(name=name, meta=meta, files={})
         for shortcode, filename in raw_files.items():
             rel = safe_relpath(filename) if isinstance(filename, str) else None
-            if rel is None or (not scan.plain(rel) and self._leads_out(directory, rel, scan)):
+            if rel is None or self._leads_out(directory, rel, scan):
                 pack.problems.append(f"{shortcode}: unsafe path {filename!r} ignored")
                 continue
             if not self._shortcode_re.fullmatch(shortcode):
