@@ -27,6 +27,7 @@ from tests.test_hardening_crash import (
     V1,
     Serve,
     assert_consistent,
+    assert_uploads_recover,
     emoji_zip,
     free_port,
     images_on_disk,
@@ -391,13 +392,7 @@ async def test_kill_9_during_concurrent_zip_uploads(tmp_path, zygote):
     local = Local(root, zygote=zygote)
     try:
         await local.ready()
-        for files in assert_consistent(root, names).values():
-            assert len(files) in (1, 41)
-        answers = await asyncio.gather(*(upload(local.url, tokens["admin"], n, zips[n]) for n in names))
-        for answer in answers:
-            assert isinstance(answer, httpx.Response) and answer.status_code == 200, answer
-        for files in assert_consistent(root, names).values():
-            assert len(files) == 41
+        await assert_uploads_recover(local.url, tokens["admin"], root, zips, 1, 41)
     finally:
         local.kill()
         local.stop()
