@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 
 from emojid import __version__
@@ -100,7 +101,10 @@ def test_user_create_prints_an_id(config_path):
     assert account.id == account_id
     assert account.email == "a@example.org"
     assert account.is_admin is False
-    assert "pw" not in account.password_hash
+    # Stored as an argon2id hash of the password, never the password itself
+    # (a substring test would fail whenever the random salt happens to hold "pw").
+    assert account.password_hash.startswith("$argon2id$")
+    assert PasswordHasher().verify(account.password_hash, "pw")
 
 
 def test_user_create_admin_flag(config_path):
