@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 
 from emojid import __version__
+from emojid.auth.accounts import verify_password
 from emojid.auth.index import AuthIndex
 from emojid.cli import cli
 from emojid.config import load
@@ -104,7 +104,7 @@ def test_user_create_prints_an_id(config_path):
     # Stored as an argon2id hash of the password, never the password itself
     # (a substring test would fail whenever the random salt happens to hold "pw").
     assert account.password_hash.startswith("$argon2id$")
-    assert PasswordHasher().verify(account.password_hash, "pw")
+    assert verify_password(account.password_hash, "pw")
 
 
 def test_user_create_admin_flag(config_path):
